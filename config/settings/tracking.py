@@ -1,0 +1,11 @@
+"""Ingestion limits (Segment's own) and ingestion behaviour."""
+
+from .env import env
+
+TRACKING_MAX_MESSAGE_BYTES = 32 * 1024
+TRACKING_MAX_BATCH_BYTES = 500 * 1024
+TRACKING_MAX_BATCH_MESSAGES = 2500
+# How many accepted events one processing pass resolves to profiles.
+TRACKING_PROCESS_BATCH_SIZE = env.int("TRACKING_PROCESS_BATCH_SIZE", default=2000)
+# Processing is woken on commit of each accepted request; the beat tick catches anything missed.
+TRACKING_PROCESS_ON_COMMIT = env.bool("TRACKING_PROCESS_ON_COMMIT", default=True)

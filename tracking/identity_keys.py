@@ -1,0 +1,76 @@
+"""Which identity keys an event carries, normalised so the same person always gives the same key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from tracking.models import Event, IdentityKind
+
+Key = tuple[str, str, str]  # (kind, namespace, value)
+
+
+def normalize_email(value: Any) -> str | None:
+    if not isinstance(value, str) or "@" not in value:
+        return None
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+def normalize_phone(value: Any, region: str | None = None) -> str | None:
+    """E.164, or None when it is not a possible number. A number without + needs a region."""
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        number = phonenumbers.parse(value, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_hint(traits: dict[str, Any], context: dict[str, Any]) -> str | None:
+    address = traits.get("address")
+    if isinstance(address, dict) and isinstance(address.get("country"), str):
+        return address["country"][:2]
+    location = context.get("location")
+    if isinstance(location, dict) and isinstance(location.get("country"), str):
+        return location["country"][:2]
+    return None
+
+
+def event_traits(event: Event) -> dict[str, Any]:
+    """identify carries traits at the top; other calls carry them in context.traits (analytics.js)."""
+    ctx_traits = event.context.get("traits") if isinstance(event.context, dict) else None
+    traits = dict(ctx_traits) if isinstance(ctx_traits, dict) else {}
+    if isinstance(event.traits, dict):
+        traits.update(event.traits)
+    return traits
+
+
+def event_keys(event: Event) -> list[Key]:
+    keys: list[Key] = []
+    if event.user_id:
+        keys.append((IdentityKind.USER_ID, "", event.user_id))
+    if event.anonymous_id:
+        keys.append((IdentityKind.ANONYMOUS_ID, "", event.anonymous_id))
+    traits = event_traits(event)
+    email = normalize_email(traits.get("email"))
+    if email:
+        keys.append((IdentityKind.EMAIL, "", email))
+    phone = normalize_phone(traits.get("phone"), country_hint(traits, event.context))
+    if phone:
+        keys.append((IdentityKind.PHONE, "", phone))
+    external = event.context.get("externalIds") if isinstance(event.context, dict) else None
+    if isinstance(external, list):
+        for item in external:
+            if isinstance(item, dict) and item.get("id") and item.get("type"):
+                keys.append((IdentityKind.EXTERNAL, str(item["type"])[:64], str(item["id"])[:255]))
+    return keys

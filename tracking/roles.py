@@ -1,0 +1,53 @@
+"""The three admin roles and what each may do, kept in sync on every migrate.
+
+Roles are granted per app and action rather than per model, so models that later apps add are
+covered without touching this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+ALL = ("add", "change", "delete", "view")
+VIEW = ("view",)
+
+ROLES: dict[str, dict[str, tuple[str, ...]]] = {
+    # Operators run the data: sources, profiles, imports, audiences, channel settings.
+    "operator": {"tracking": ALL, "audiences": ALL, "channels": ALL, "journeys": VIEW},
+    # Journey designers build lifecycle programmes from audiences and templates.
+    "journey designer": {
+        "tracking": VIEW,
+        "audiences": VIEW,
+        "channels": ("view", "add", "change"),
+        "journeys": ALL,
+    },
+    # Marketers read what happened: reports, campaigns, audiences.
+    "marketer": {"tracking": VIEW, "audiences": VIEW, "channels": VIEW, "journeys": VIEW},
+}
+# Extra named permissions (app_label.codename) a role holds beyond the model actions.
+EXTRA: dict[str, tuple[str, ...]] = {
+    "marketer": ("journeys.view_reports",),
+    "operator": ("journeys.view_reports",),
+    "journey designer": ("journeys.view_reports",),
+}
+
+
+def roles_sync() -> None:
+    for role, grants in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        perms = []
+        for app_label, actions in grants.items():
+            for perm in Permission.objects.filter(content_type__app_label=app_label):
+                if perm.codename.split("_", 1)[0] in actions:
+                    perms.append(perm)
+        for dotted in EXTRA.get(role, ()):
+            app_label, codename = dotted.split(".", 1)
+            perms.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(perms)
+
+
+def roles_sync_on_migrate(sender: Any, **kwargs: Any) -> None:
+    # post_migrate fires once per app; the last app's call sees every permission.
+    roles_sync()

@@ -1,0 +1,144 @@
+"""Profile writes: merging two profiles, erasing one, setting consent and contact points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from tracking import signals
+from tracking.models import (
+    Consent,
+    ConsentChange,
+    ConsentStatus,
+    ContactPoint,
+    Event,
+    Identity,
+    IdentityConflict,
+    Profile,
+    ProfileMerge,
+)
+
+
+def traits_merge(
+    base: dict[str, Any],
+    base_times: dict[str, str],
+    incoming: dict[str, Any],
+    incoming_times: dict[str, str] | str,
+) -> bool:
+    """Merge `incoming` traits into `base` in place, newest value per trait wins. Returns whether changed.
+
+    `incoming_times` is either a per-trait map or one ISO time that applies to every incoming trait.
+    Ties keep the incoming value, so replaying the same identify is a no-op and merges are deterministic.
+    """
+    changed = False
+    for key, value in incoming.items():
+        at = incoming_times if isinstance(incoming_times, str) else incoming_times.get(key, "")
+        current_at = base_times.get(key, "")
+        if key not in base or at >= current_at:
+            if base.get(key) != value or key not in base:
+                base[key] = value
+                changed = True
+            if at > current_at:
+                base_times[key] = at
+                changed = True
+    return changed
+
+
+@transaction.atomic
+def profile_merge(*, survivor: Profile, merged: Profile, reason: str) -> Profile:
+    """Fold `merged` into `survivor`: every event, identity, trait, contact point and consent moves."""
+    if survivor.pk == merged.pk:
+        return survivor
+    signals.profile_merged.send(sender=Profile, survivor_id=survivor.pk, merged_id=merged.pk)
+    Event.objects.filter(profile_id=merged.pk).update(profile_id=survivor.pk)
+    Identity.objects.filter(profile_id=merged.pk).update(profile_id=survivor.pk)
+    IdentityConflict.objects.filter(profile_id=merged.pk).update(profile_id=survivor.pk)
+    IdentityConflict.objects.filter(other_profile_id=merged.pk).update(other_profile_id=survivor.pk)
+    ConsentChange.objects.filter(profile_id=merged.pk).update(profile_id=survivor.pk)
+    ProfileMerge.objects.filter(survivor_id=merged.pk).update(survivor_id=survivor.pk)
+
+    existing_points = set(survivor.contact_points.values_list("channel", "address"))
+    for point in ContactPoint.objects.filter(profile_id=merged.pk):
+        if (point.channel, point.address) not in existing_points:
+            point.profile_id = survivor.pk
+            point.save(update_fields=["profile"])
+
+    survivor_consents = {(c.channel, c.topic): c for c in survivor.consents.all()}
+    for consent in Consent.objects.filter(profile_id=merged.pk):
+        mine = survivor_consents.get((consent.channel, consent.topic))
+        if mine is None:
+            consent.profile_id = survivor.pk
+            consent.save(update_fields=["profile"])
+        elif consent.changed_at > mine.changed_at:
+            # The most recent decision stands, whichever profile it was recorded on.
+            mine.status, mine.changed_at = consent.status, consent.changed_at
+            mine.method, mine.detail = consent.method, consent.detail
+            mine.save(update_fields=["status", "changed_at", "method", "detail"])
+
+    traits_merge(survivor.traits, survivor.trait_updated_at, merged.traits, merged.trait_updated_at)
+    survivor.tags = sorted(set(survivor.tags) | set(merged.tags))
+    for field in ("timezone", "locale", "country"):
+        if not getattr(survivor, field) and getattr(merged, field):
+            setattr(survivor, field, getattr(merged, field))
+    seen = [d for d in (survivor.first_seen_at, merged.first_seen_at) if d]
+    survivor.first_seen_at = min(seen) if seen else None
+    seen = [d for d in (survivor.last_seen_at, merged.last_seen_at) if d]
+    survivor.last_seen_at = max(seen) if seen else None
+    survivor.save()
+    ProfileMerge.objects.create(survivor=survivor, merged_profile_id=merged.pk, reason=reason[:200])
+    merged.delete()
+    return survivor
+
+
+@transaction.atomic
+def profile_erase(*, profile: Profile) -> None:
+    """GDPR erasure: the profile and everything about it (events, identities, consent, messages)."""
+    signals.profile_erased.send(sender=Profile, profile_id=profile.pk)
+    Event.objects.filter(profile_id=profile.pk).delete()
+    ProfileMerge.objects.filter(survivor_id=profile.pk).delete()
+    profile.delete()
+
+
+def profile_resolve(*, profile_id: int) -> Profile | None:
+    """A profile by id, following merges, so ids handed out before a merge keep working."""
+    profile = Profile.objects.filter(pk=profile_id).first()
+    if profile is None:
+        merge = ProfileMerge.objects.filter(merged_profile_id=profile_id).order_by("-id").first()
+        if merge is not None:
+            return Profile.objects.filter(pk=merge.survivor_id).first()
+    return profile
+
+
+@transaction.atomic
+def consent_set(
+    *,
+    profile: Profile,
+    channel: str,
+    topic: str = "marketing",
+    granted: bool,
+    method: str,
+    detail: str = "",
+    at: datetime | None = None,
+) -> Consent:
+    at = at or timezone.now()
+    status = ConsentStatus.GRANTED if granted else ConsentStatus.WITHDRAWN
+    consent, _ = Consent.objects.update_or_create(
+        profile=profile,
+        channel=channel,
+        topic=topic,
+        defaults={"status": status, "changed_at": at, "method": method, "detail": detail[:255]},
+    )
+    ConsentChange.objects.create(
+        profile=profile,
+        channel=channel,
+        topic=topic,
+        status=status,
+        changed_at=at,
+        method=method,
+        detail=detail[:255],
+    )
+    transaction.on_commit(lambda: signals.profile_changed.send(sender=Profile, profile_ids=[profile.pk]))
+    return consent

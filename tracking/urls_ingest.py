@@ -1,0 +1,12 @@
+from django.urls import path
+
+from tracking.views_ingest import ingest
+
+_KINDS = {"identify": "i", "track": "t", "page": "p", "screen": "s", "group": "g", "alias": "a", "batch": "b"}
+
+urlpatterns = []
+for _kind, _short in _KINDS.items():
+    urlpatterns += [
+        path(f"{_kind}", ingest, {"kind": _kind}, name=f"ingest-{_kind}"),
+        path(f"{_short}", ingest, {"kind": _kind}, name=f"ingest-{_short}"),
+    ]
