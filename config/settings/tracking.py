@@ -9,3 +9,8 @@ TRACKING_MAX_BATCH_MESSAGES = 2500
 TRACKING_PROCESS_BATCH_SIZE = env.int("TRACKING_PROCESS_BATCH_SIZE", default=2000)
 # Processing is woken on commit of each accepted request; the beat tick catches anything missed.
 TRACKING_PROCESS_ON_COMMIT = env.bool("TRACKING_PROCESS_ON_COMMIT", default=True)
+
+TRACKING_BEAT = {
+    # Sweeps up anything the on-commit wake-up missed (a broker outage, a killed worker).
+    "tracking-process-pending": {"task": "tracking.events_process", "schedule": 5.0},
+}

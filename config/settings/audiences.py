@@ -1,0 +1,3 @@
+"""Settings for audiences."""
+
+AUDIENCES_BEAT: dict = {}

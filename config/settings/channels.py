@@ -1,0 +1,3 @@
+"""Settings for channels."""
+
+CHANNELS_BEAT: dict = {}

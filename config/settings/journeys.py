@@ -1,0 +1,3 @@
+"""Settings for journeys."""
+
+JOURNEYS_BEAT: dict = {}

@@ -1,0 +1,1 @@
+"""Admin for order imports (upload a file, see the summary)."""
