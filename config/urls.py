@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("tracking.urls_api")),
     path("api/", include("audiences.urls_api")),
     path("api/", include("channels.urls_api")),
+    path("api/", include("channels.partner.urls_api")),
     path("api/", include("journeys.urls_api")),
     # Public pages that need no login (unsubscribe, preferences, tracking links, provider webhooks).
     path("", include("channels.urls_public")),

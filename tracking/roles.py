@@ -15,16 +15,17 @@ VIEW = ("view",)
 
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Operators run the data: sources, profiles, imports, audiences, channel settings.
-    "operator": {"tracking": ALL, "audiences": ALL, "channels": ALL, "journeys": VIEW},
+    "operator": {"tracking": ALL, "audiences": ALL, "channels": ALL, "partner": ALL, "journeys": VIEW},
     # Journey designers build lifecycle programmes from audiences and templates.
     "journey designer": {
         "tracking": VIEW,
         "audiences": VIEW,
         "channels": ("view", "add", "change"),
+        "partner": VIEW,
         "journeys": ALL,
     },
     # Marketers read what happened: reports, campaigns, audiences.
-    "marketer": {"tracking": VIEW, "audiences": VIEW, "channels": VIEW, "journeys": VIEW},
+    "marketer": {"tracking": VIEW, "audiences": VIEW, "channels": VIEW, "partner": VIEW, "journeys": VIEW},
 }
 # Extra named permissions (app_label.codename) a role holds beyond the model actions.
 EXTRA: dict[str, tuple[str, ...]] = {

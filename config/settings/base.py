@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "tracking",
     "audiences",
     "channels",
+    "channels.partner",
     "journeys",
 ]
 

@@ -1,0 +1,1 @@
+# Models for outgoing partner webhooks.
