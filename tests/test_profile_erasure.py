@@ -1,0 +1,147 @@
+"""GDPR: erasure deletes everything about one person and nobody else; export hands it all over."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.tracking_helpers import ingest, role_user, token_client
+from tracking import signals
+from tracking.models import (
+    Consent,
+    ConsentChange,
+    ContactPoint,
+    Event,
+    Identity,
+    Profile,
+    ProfileMerge,
+)
+from tracking.services.profiles import consent_set
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_people(source):
+    ingest(
+        source,
+        {"type": "track", "anonymousId": "anon-eve", "event": "Product Viewed", "properties": {"sku": "S1"}},
+        {
+            "type": "identify",
+            "userId": "u-eve",
+            "traits": {"email": "eve@example.com", "phone": "+14155550100"},
+        },
+        {"type": "identify", "userId": "u-zoe", "traits": {"email": "zoe@example.com"}},
+    )
+    ingest(source, {"type": "alias", "previousId": "anon-eve", "userId": "u-eve"})
+    eve = Identity.objects.get(value="u-eve").profile
+    zoe = Identity.objects.get(value="u-zoe").profile
+    consent_set(profile=eve, channel="email", granted=True, method="form")
+    consent_set(profile=zoe, channel="email", granted=True, method="form")
+    return eve, zoe
+
+
+def _rows(profile_id: int) -> dict[str, int]:
+    return {
+        "events": Event.objects.filter(profile_id=profile_id).count(),
+        "identities": Identity.objects.filter(profile_id=profile_id).count(),
+        "contact_points": ContactPoint.objects.filter(profile_id=profile_id).count(),
+        "consent": Consent.objects.filter(profile_id=profile_id).count(),
+        "consent_history": ConsentChange.objects.filter(profile_id=profile_id).count(),
+        "merges": ProfileMerge.objects.filter(survivor_id=profile_id).count(),
+    }
+
+
+def test_erasure_deletes_every_row_about_the_person_and_only_theirs(api_client, two_people):
+    eve, zoe = two_people
+    assert all(_rows(eve.pk).values()), _rows(eve.pk)
+    zoe_before = _rows(zoe.pk)
+
+    r = api_client.delete(f"/api/profiles/{eve.pk}/")
+
+    assert r.status_code == 204
+    assert not Profile.objects.filter(pk=eve.pk).exists()
+    assert not any(_rows(eve.pk).values())
+    assert not Identity.objects.filter(
+        value__in=["u-eve", "anon-eve", "eve@example.com", "+14155550100"]
+    ).exists()
+    assert (
+        not Event.objects.filter(user_id="u-eve").exists()
+        and not Event.objects.filter(anonymous_id="anon-eve").exists()
+    )
+    assert _rows(zoe.pk) == zoe_before
+    assert api_client.get(f"/api/profiles/{eve.pk}/").status_code == 404
+    assert api_client.get("/api/profiles/?email=eve@example.com").json()["results"] == []
+
+
+def test_erasure_by_an_id_merged_away_erases_the_person(api_client, two_people):
+    eve, _ = two_people
+    merged_id = ProfileMerge.objects.get(survivor=eve).merged_profile_id
+    assert api_client.delete(f"/api/profiles/{merged_id}/").status_code == 204
+    assert not Profile.objects.filter(pk=eve.pk).exists()
+    assert api_client.get(f"/api/profiles/{merged_id}/").status_code == 404
+
+
+def test_erasure_announces_itself_before_the_rows_go(api_client, two_people):
+    eve, _ = two_people
+    seen = []
+
+    def receiver(sender, profile_id, **kwargs):
+        # Upper floors delete their own rows here, while the profile still exists.
+        seen.append((profile_id, Profile.objects.filter(pk=profile_id).exists()))
+
+    signals.profile_erased.connect(receiver)
+    try:
+        api_client.delete(f"/api/profiles/{eve.pk}/")
+    finally:
+        signals.profile_erased.disconnect(receiver)
+    assert seen == [(eve.pk, True)]
+
+
+def test_marketer_cannot_erase_operator_can(two_people):
+    eve, _ = two_people
+    marketer = token_client(role_user("marketer"))
+    assert marketer.delete(f"/api/profiles/{eve.pk}/").status_code == 403
+    assert Profile.objects.filter(pk=eve.pk).exists()
+    operator = token_client(role_user("operator"))
+    assert operator.delete(f"/api/profiles/{eve.pk}/").status_code == 204
+
+
+def test_export_is_a_download_with_everything_about_the_person(api_client, two_people):
+    eve, _ = two_people
+    r = api_client.get(f"/api/profiles/{eve.pk}/export/")
+    assert r.status_code == 200
+    assert r["Content-Disposition"] == f'attachment; filename="profile-{eve.pk}.json"'
+    data = json.loads(r.content)
+    assert data["profile"]["id"] == eve.pk
+    assert data["profile"]["merged_profile_ids"] == list(
+        ProfileMerge.objects.filter(survivor=eve).values_list("merged_profile_id", flat=True)
+    )
+    assert {i["value"] for i in data["identities"]} == {
+        "u-eve",
+        "anon-eve",
+        "eve@example.com",
+        "+14155550100",
+    }
+    assert [c["status"] for c in data["consent"]] == ["granted"]
+    assert len(data["consent_history"]) == 1
+    assert {c["channel"] for c in data["contact_points"]} == {"email", "sms", "whatsapp"}
+    assert sorted(e["type"] for e in data["events"]) == ["alias", "identify", "track"]
+    viewed = next(e for e in data["events"] if e["type"] == "track")
+    assert viewed["properties"] == {"sku": "S1"} and viewed["source"] == "web"
+    assert "zoe@example.com" not in r.content.decode()
+
+
+def test_export_includes_sections_registered_by_upper_floors(api_client, two_people):
+    from tracking import selectors
+
+    eve, _ = two_people
+    selectors.profile_export_section_register(
+        "test_messages", lambda pid: [{"profile": pid, "subject": "Hi"}]
+    )
+    try:
+        data = json.loads(api_client.get(f"/api/profiles/{eve.pk}/export/").content)
+    finally:
+        selectors._EXPORT_SECTIONS.pop("test_messages")
+    assert data["test_messages"] == [{"profile": eve.pk, "subject": "Hi"}]
