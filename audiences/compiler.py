@@ -1,0 +1,253 @@
+"""Rules → one SQL query over profiles, built with the ORM and run by the database.
+
+Each form becomes a condition on `tracking_profile`:
+- trait / tag conditions: a JSON match on the profile's columns (see audiences.jsonmatch);
+- event forms: `id IN (SELECT profile_id FROM tracking_event WHERE … GROUP BY profile_id HAVING …)`,
+  which PostgreSQL runs as one hashed semi-join instead of a lookup per profile. A count or sum
+  that is satisfied by zero events ("at most 2 orders") is compiled as NOT IN of the complement,
+  so profiles without any event are answered without being enumerated;
+- sequences: a chain of EXISTS, each step after the previous one, the first inside the window;
+- referenced audiences are inlined (static ones read their membership), so the answer never
+  depends on another audience's refresh having run first.
+When `profile_ids` is given (incremental re-evaluation), every subquery is restricted to them too,
+so re-evaluating 1,000 profiles touches only their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from audiences.jsonmatch import JsonMatch, json_value_number
+from audiences.rules import (
+    RuleInvalid,
+    audience_references,
+    is_date_only,
+    is_number,
+    parse_iso,
+    split_path,
+    validate_rule,
+    walk,
+    window_bounds,
+)
+from tracking.models import Consent, ConsentStatus, Event, Profile
+
+NEGATED = {"neq": "eq", "not_in": "in", "not_exists": "exists"}
+
+
+def profiles_matching(
+    rule: dict[str, Any], *, now: datetime | None = None, profile_ids: Iterable[int] | None = None
+) -> QuerySet[Profile]:
+    """The profiles a rule matches, as one lazy queryset; raises RuleInvalid for an invalid rule."""
+    audiences = _audiences_for(rule)
+    report = validate_rule(rule, check_catalogue=False, audiences={s: r for s, (_, r) in audiences.items()})
+    if not report.ok:
+        raise RuleInvalid(report)
+    ids = None if profile_ids is None else sorted({int(i) for i in profile_ids})
+    compiler = _Compiler(now=now or timezone.now(), ids=ids, audiences=audiences)
+    qs = Profile.objects.filter(compiler.rule(rule))
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs
+
+
+def profile_matches(rule: dict[str, Any], *, profile_id: int, now: datetime | None = None) -> bool:
+    return profiles_matching(rule, now=now, profile_ids=[profile_id]).exists()
+
+
+def _audiences_for(rule: Any) -> dict[str, tuple[str, Any]]:
+    """Every audience a rule reaches through references (slug → (kind, rule)), loaded level by level."""
+    from audiences.models import Audience
+
+    found: dict[str, tuple[str, Any]] = {}
+    wanted = audience_references(rule)
+    while wanted:
+        rows = Audience.objects.filter(slug__in=wanted).values_list("slug", "kind", "rule")
+        wanted = set()
+        for slug, kind, sub in rows:
+            found[slug] = (kind, sub)
+            if kind == "rule":
+                wanted |= audience_references(sub) - found.keys()
+    if found:
+        # Cycle checks need the whole graph; it is small (one row per audience).
+        for slug, kind, sub in Audience.objects.exclude(slug__in=found).values_list("slug", "kind", "rule"):
+            found.setdefault(slug, (kind, sub))
+    return found
+
+
+@dataclass
+class _Compiler:
+    now: datetime
+    ids: list[int] | None
+    audiences: dict[str, tuple[str, Any]]
+    inlining: list[str] = field(default_factory=list)
+
+    def rule(self, node: dict[str, Any]) -> Q:
+        if "all" in node:
+            q = Q()
+            for child in node["all"]:
+                q &= self.rule(child)
+            return q
+        if "any" in node:
+            q = self.rule(node["any"][0])
+            for child in node["any"][1:]:
+                q |= self.rule(child)
+            return q
+        if "not" in node:
+            return ~self.rule(node["not"])
+        if "trait" in node:
+            return self.condition(F("traits"), split_path(node["trait"]), node)
+        if "tag" in node:
+            from audiences.models import ComputedTag
+
+            return Q(JsonMatch(F("tags"), path=[], op="eq", value=node["tag"])) | Q(
+                pk__in=self._restrict(ComputedTag.objects.filter(name=node["tag"])).values("profile_id")
+            )
+        if "consent" in node:
+            consents = Consent.objects.filter(
+                channel=node["consent"], topic=node.get("topic", "marketing"), status=ConsentStatus.GRANTED
+            )
+            return Q(pk__in=self._restrict(consents).values("profile_id"))
+        if "audience" in node:
+            return self.audience(node["audience"])
+        if "event" in node:
+            return self.event(node)
+        if "last_event" in node:
+            return self.last_event(node)
+        if "sequence" in node:
+            return self.sequence(node)
+        raise RuleInvalid(validate_rule(node, check_catalogue=False))  # pragma: no cover - validated
+
+    # --- conditions on JSON -----------------------------------------------------------------
+
+    def condition(self, column: Any, path: list[str], cond: dict[str, Any]) -> Q:
+        op, value = cond["op"], cond.get("value")
+        if op in NEGATED:
+            return ~Q(self.positive(column, path, NEGATED[op], value))
+        return Q(self.positive(column, path, op, value))
+
+    def positive(self, column: Any, path: list[str], op: str, value: Any) -> JsonMatch:
+        if op in ("gt", "gte", "lt", "lte") and not is_number(value):
+            return JsonMatch(column, path=path, op=f"date_{op}", value=parse_iso(value))
+        if op == "between" and not is_number(value[0]):
+            lo, hi = parse_iso(value[0]), parse_iso(value[1])
+            if is_date_only(value[1]):
+                hi = hi + timedelta(days=1) - timedelta(microseconds=1)  # type: ignore[operator]
+            return JsonMatch(column, path=path, op="date_between", value=[lo, hi])
+        if op == "before":
+            return JsonMatch(column, path=path, op="date_lt", value=parse_iso(value))
+        if op == "after":
+            return JsonMatch(column, path=path, op="date_gt", value=parse_iso(value))
+        if op == "within_last_days":
+            return JsonMatch(
+                column, path=path, op="date_between", value=[self.now - timedelta(days=value), self.now]
+            )
+        if op == "more_than_days_ago":
+            return JsonMatch(column, path=path, op="date_lt", value=self.now - timedelta(days=value))
+        return JsonMatch(column, path=path, op=op, value=value)
+
+    # --- behaviour ------------------------------------------------------------------------------
+
+    def _restrict(self, qs: QuerySet, field_name: str = "profile_id") -> QuerySet:
+        return qs.filter(**{f"{field_name}__in": self.ids}) if self.ids is not None else qs
+
+    def events(self, name: str, where: list[dict[str, Any]]) -> QuerySet[Event]:
+        qs = Event.objects.filter(name=name, profile_id__isnull=False)
+        for cond in where:
+            qs = qs.filter(self.condition(F("properties"), split_path(cond["property"]), cond))
+        return self._restrict(qs).order_by()
+
+    def event(self, node: dict[str, Any]) -> Q:
+        qs = self.events(node["event"], node.get("where", []))
+        lo, hi = window_bounds(node, self.now)
+        if lo is not None:
+            qs = qs.filter(timestamp__gte=lo)
+        if hi is not None:
+            qs = qs.filter(timestamp__lte=hi)
+        count = node.get("count", {"gte": 1})
+        total = node.get("sum")
+        if not total and count in ({"gte": 1}, {"gt": 0}):
+            return Q(pk__in=qs.values("profile_id"))
+        having = Q(**{f"_n__{op}": bound for op, bound in count.items()})
+        grouped = qs.values("profile_id").annotate(_n=Count("id"))
+        zero_ok = _holds(count, 0)
+        if total:
+            bounds = {op: bound for op, bound in total.items() if op != "property"}
+            number = json_value_number("properties", split_path(total["property"]))
+            grouped = grouped.annotate(
+                _s=Coalesce(Sum(number), Value(_number(0)), output_field=number.output_field)
+            )
+            having &= Q(**{f"_s__{op}": _number(bound) for op, bound in bounds.items()})
+            zero_ok = zero_ok and _holds(bounds, 0)
+        if zero_ok:
+            # Profiles with no such events match too: exclude those whose events break the bounds.
+            return ~Q(pk__in=grouped.filter(~having).values("profile_id"))
+        return Q(pk__in=grouped.filter(having).values("profile_id"))
+
+    def last_event(self, node: dict[str, Any]) -> Q:
+        grouped = self.events(node["last_event"], node.get("where", [])).values("profile_id")
+        grouped = grouped.annotate(_last=Max("timestamp"))
+        if "older_than_days" in node:
+            grouped = grouped.filter(_last__lt=self.now - timedelta(days=node["older_than_days"]))
+        else:
+            grouped = grouped.filter(_last__gte=self.now - timedelta(days=node["within_days"]))
+        return Q(pk__in=grouped.values("profile_id"))
+
+    def sequence(self, node: dict[str, Any]) -> Q:
+        steps = node["sequence"]
+        inner: QuerySet[Event] | None = None
+        for step in reversed(steps[1:]):
+            qs = self.events(step["event"], step.get("where", [])).filter(
+                profile_id=OuterRef("profile_id"), timestamp__gt=OuterRef("timestamp")
+            )
+            if inner is not None:
+                qs = qs.filter(Exists(inner))
+            inner = qs
+        first = self.events(steps[0]["event"], steps[0].get("where", []))
+        if "within_days" in node:
+            first = first.filter(timestamp__gte=self.now - timedelta(days=node["within_days"]))
+        assert inner is not None
+        return Q(pk__in=first.filter(Exists(inner)).values("profile_id"))
+
+    def audience(self, slug: str) -> Q:
+        from audiences.models import AudienceMembership
+
+        kind, sub = self.audiences[slug]
+        if kind == "static" or slug in self.inlining:
+            members = AudienceMembership.objects.filter(audience__slug=slug, exited_at__isnull=True)
+            return Q(pk__in=self._restrict(members).values("profile_id"))
+        self.inlining.append(slug)
+        try:
+            return self.rule(sub)
+        finally:
+            self.inlining.pop()
+
+
+def _holds(bounds: dict[str, Any], n: int) -> bool:
+    out = True
+    for op, bound in bounds.items():
+        out &= {"gte": n >= bound, "gt": n > bound, "lte": n <= bound, "lt": n < bound, "eq": n == bound}[op]
+    return out
+
+
+def _number(value: Any) -> Any:
+    # SQLite compares numbers below text, so bounds must stay numeric there; PostgreSQL sums
+    # numeric exactly, so bounds go as Decimal to compare exactly.
+    if connection.vendor == "sqlite":
+        return float(value)
+    return Decimal(str(value))
+
+
+def rule_is_time_dependent(rule: Any) -> bool:
+    return any(
+        "within_days" in n or "last_event" in n or n.get("op") in ("within_last_days", "more_than_days_ago")
+        for n in walk(rule)
+    )
