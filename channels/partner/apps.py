@@ -12,6 +12,7 @@ class PartnerConfig(AppConfig):
         from channels.partner import receivers
         from channels.partner.beat import periodic_task_install
         from channels.partner.registry import PARTNER_EVENT_TYPES, event_types_register
+        from channels.signals import message_status_changed
         from tracking import signals as tracking_signals
 
         event_types_register(PARTNER_EVENT_TYPES)
@@ -24,12 +25,7 @@ class PartnerConfig(AppConfig):
         tracking_signals.events_processed.connect(
             receivers.on_events_processed, dispatch_uid="partner-events-processed"
         )
-        try:  # channels.signals arrives with the channels floor's outbox
-            from channels.signals import message_status_changed
-        except ImportError:
-            message_status_changed = None
-        if message_status_changed is not None:
-            message_status_changed.connect(
-                receivers.on_message_status_changed, dispatch_uid="partner-message-status"
-            )
+        message_status_changed.connect(
+            receivers.on_message_status_changed, dispatch_uid="partner-message-status"
+        )
         post_migrate.connect(periodic_task_install, sender=self, dispatch_uid="partner-beat-install")

@@ -8,10 +8,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from channels.models import Message
 from channels.partner.models import Endpoint
 from channels.partner.services import partner_event_publish
 
-# Message statuses partners hear about, and the event type each becomes.
+# Message timeline entries (MessageEvent kinds) partners hear about, and the event type each becomes.
 MESSAGE_EVENT_TYPES = {
     "sent": "message.sent",
     "delivered": "message.delivered",
@@ -66,7 +67,8 @@ def on_events_processed(sender: Any, *, profile_ids: list[int] | None = None, **
 def on_message_status_changed(
     sender: Any, *, message_id: int, status: str, kind: str = "", **kwargs: Any
 ) -> None:
-    event_type = MESSAGE_EVENT_TYPES.get(status)
+    # `kind` is the timeline entry just recorded; `status` is where the message stands now.
+    event_type = MESSAGE_EVENT_TYPES.get(kind or status)
     if event_type is None or not _anyone_subscribed(event_type):
         return
     payload: dict[str, Any] = {
@@ -75,15 +77,13 @@ def on_message_status_changed(
         "kind": kind,
         **_message_facts(message_id),
     }
-    # One event per message and status: a second click on the same message is not announced again.
+    # One event per message and type: a second click on the same message is not announced again.
     partner_event_publish(
         event_type=event_type, payload=payload, idempotency_key=f"{event_type}:{message_id}"
     )
 
 
 def _message_facts(message_id: int) -> dict[str, Any]:
-    from channels.models import Message
-
     fields = (
         "profile_id",
         "channel",
