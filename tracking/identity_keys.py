@@ -7,6 +7,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from tracking.locality import locality_from
 from tracking.models import Event, IdentityKind
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
@@ -37,13 +38,8 @@ def normalize_phone(value: Any, region: str | None = None) -> str | None:
 
 
 def country_hint(traits: dict[str, Any], context: dict[str, Any]) -> str | None:
-    address = traits.get("address")
-    if isinstance(address, dict) and isinstance(address.get("country"), str):
-        return address["country"][:2]
-    location = context.get("location")
-    if isinstance(location, dict) and isinstance(location.get("country"), str):
-        return location["country"][:2]
-    return None
+    """The region a phone number without + is read in: the person's country as traits or context say."""
+    return locality_from(traits, context if isinstance(context, dict) else None).get("country")
 
 
 def event_traits(event: Event) -> dict[str, Any]:

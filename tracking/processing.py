@@ -7,23 +7,32 @@ event proved to be one person, and apply identify traits newest-wins. Processing
 events' arrival order, so the outcome is deterministic.
 
 One processor at a time (a PostgreSQL advisory lock) keeps profile creation free of races; the
-batch work is a handful of set-based queries, so one processor keeps up with ingestion.
+batch work is a handful of set-based queries, so one processor keeps up with ingestion. A processor
+that finds the lock taken leaves; the holder looks for new events once more after releasing it, so
+nothing committed meanwhile waits for the next periodic sweep.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from tracking import signals
-from tracking.identity_keys import Key, event_keys, event_traits
-from tracking.locality import locality_from
+from tracking.identity_keys import Key, event_keys
+from tracking.locality import (
+    LOCALITY_FIELDS,
+    locality_from_context,
+    locality_from_traits,
+    profile_context_locality,
+)
 from tracking.models import (
     Channel,
     ContactPoint,
@@ -34,7 +43,7 @@ from tracking.models import (
     IdentityKind,
     Profile,
 )
-from tracking.services.profiles import profile_merge, traits_merge
+from tracking.services.profiles import profile_merge, trait_time, traits_merge
 
 logger = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 7_114_001  # "voyage tracking processor"
@@ -49,6 +58,7 @@ class ProcessResult:
     merges: int = 0
     conflicts: int = 0
     profile_ids: set[int] = field(default_factory=set)
+    changed_profile_ids: set[int] = field(default_factory=set)  # traits changed or merged
 
 
 class _Components:
@@ -71,13 +81,16 @@ class _Components:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: Node, b: Node) -> bool:
-        """Join two components; refuse (False) when they hold different user ids."""
+    def union(self, a: Node, b: Node, *, force: bool = False) -> bool:
+        """Join two components; refuse (False) when that would bring a new user id to either side.
+
+        `force` is for alias, which says explicitly that two user ids are one person.
+        """
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
         ua, ub = self.user_ids[ra], self.user_ids[rb]
-        if ua and ub and ua != ub:
+        if not force and ua and ub and not (ua <= ub or ub <= ua):
             return False
         # The smaller node becomes the root, so the result does not depend on hash order.
         if rb < ra:
@@ -87,14 +100,27 @@ class _Components:
         return True
 
 
+_BUSY = "busy"  # another processor holds the lock
+
+
 def events_process_pending(*, max_batches: int | None = None) -> ProcessResult:
     """Resolve pending events until none are left (or max_batches ran). Safe to call concurrently."""
     total = ProcessResult()
     batches = 0
+    idle_rechecks = 0
     while max_batches is None or batches < max_batches:
         result = _process_one_batch(settings.TRACKING_PROCESS_BATCH_SIZE)
+        if result == _BUSY:
+            break  # the holder looks again after it releases the lock
         if result is None:
-            break
+            # Events committed while we held the lock found it busy and left them to us: look once
+            # more now that it is released. Twice idle in a row means what is left is not ours.
+            idle_rechecks += 1
+            if idle_rechecks > 1 or not Event.objects.filter(processed_at__isnull=True).exists():
+                break
+            continue
+        assert isinstance(result, ProcessResult)
+        idle_rechecks = 0
         batches += 1
         total.events += result.events
         total.new_profiles += result.new_profiles
@@ -104,13 +130,13 @@ def events_process_pending(*, max_batches: int | None = None) -> ProcessResult:
     return total
 
 
-def _process_one_batch(size: int) -> ProcessResult | None:
+def _process_one_batch(size: int) -> ProcessResult | str | None:
     with transaction.atomic():
         if settings.IS_POSTGRES:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
                 if not cursor.fetchone()[0]:
-                    return None  # another processor is at work; it will drain what we would have
+                    return _BUSY
         events = list(
             Event.objects.select_for_update(skip_locked=True)
             .filter(processed_at__isnull=True)
@@ -121,9 +147,14 @@ def _process_one_batch(size: int) -> ProcessResult | None:
         result = _resolve(events)
         event_ids = [e.pk for e in events]
         profile_ids = sorted(result.profile_ids)
+        changed_ids = sorted(result.changed_profile_ids)
         transaction.on_commit(
             lambda: signals.events_processed.send(sender=Event, event_ids=event_ids, profile_ids=profile_ids)
         )
+        if changed_ids:
+            transaction.on_commit(
+                lambda: signals.profile_changed.send(sender=Profile, profile_ids=changed_ids)
+            )
         return result
 
 
@@ -150,14 +181,12 @@ def _resolve(events: list[Event]) -> ProcessResult:
         if pid is not None:
             pnode = ("profile", pid)
             comps.add(pnode, profile_user_ids.get(pid, set()))
-            comps.union(key, pnode)  # a key always belongs to its profile
+            comps.union(key, pnode, force=True)  # a key always belongs to its profile
         return key
 
     primary: list[Node | None] = []
     conflicts: list[tuple[int, Key, Key]] = []  # (event index, anchor key, refused key)
     for index, (event, keys) in enumerate(zip(events, keys_of, strict=True)):
-        if event.type == EventType.ALIAS:
-            keys = keys + [_alias_previous_key(event.previous_id, key_profile)]
         if not keys:
             primary.append(None)
             continue
@@ -165,6 +194,10 @@ def _resolve(events: list[Event]) -> ProcessResult:
         for key in keys[1:]:
             if not comps.union(anchor, node_for(key)):
                 conflicts.append((index, keys[0], key))
+        if event.type == EventType.ALIAS and event.previous_id:
+            # alias is the one explicit statement that two ids are one person, user ids included.
+            for key in _alias_previous_keys(event.previous_id, key_profile, comps.parent):
+                comps.union(anchor, node_for(key), force=True)
         primary.append(anchor)
 
     # One profile per component: the existing one, the oldest of several (merging the rest), or new.
@@ -184,7 +217,8 @@ def _resolve(events: list[Event]) -> ProcessResult:
         root_profile[root] = pids[0]
         merges.extend((pids[0], other) for other in pids[1:])
 
-    profiles = Profile.objects.in_bulk(set(root_profile.values()))
+    profiles = Profile.objects.in_bulk(set(root_profile.values()) - {p.pk for p in created})
+    profiles.update({p.pk: p for p in created})
     for survivor_id, merged_id in merges:
         merged = Profile.objects.filter(pk=merged_id).first()
         if merged is not None:
@@ -192,6 +226,7 @@ def _resolve(events: list[Event]) -> ProcessResult:
                 survivor=profiles[survivor_id], merged=merged, reason="identity keys joined by an event"
             )
             result.merges += 1
+            result.changed_profile_ids.add(survivor_id)
 
     new_identities = [
         Identity(profile_id=root_profile[comps.find(node)], kind=node[0], namespace=node[1], value=node[2])
@@ -217,33 +252,31 @@ def _resolve(events: list[Event]) -> ProcessResult:
         )
     result.conflicts = len(conflicts)
 
-    # Assign events, then apply traits and last-seen per profile in event-time order.
     assignments: list[tuple[int, int | None]] = []
-    latest: dict[int, Event] = {}
-    earliest: dict[int, Event] = {}
     for event, anchor in zip(events, primary, strict=True):
         pid = root_profile[comps.find(anchor)] if anchor is not None else None
         event.profile_id = pid
         assignments.append((event.pk, pid))
         if pid is not None:
             result.profile_ids.add(pid)
-            if pid not in latest or event.timestamp >= latest[pid].timestamp:
-                latest[pid] = event
-            if pid not in earliest or event.timestamp < earliest[pid].timestamp:
-                earliest[pid] = event
     _events_assign(assignments, now)
-    _profiles_update(events, latest, earliest, profiles | {p.pk: p for p in created})
+    result.changed_profile_ids |= _profiles_update(events, profiles, now)
     return result
 
 
-def _alias_previous_key(previous_id: str, key_profile: dict[Key, int]) -> Key:
-    as_user = (IdentityKind.USER_ID.value, "", previous_id)
-    if as_user in key_profile:
-        return as_user
-    return (IdentityKind.ANONYMOUS_ID.value, "", previous_id)
+def _alias_previous_keys(previous_id: str, key_profile: dict[Key, int], seen: dict[Node, Node]) -> list[Key]:
+    """previousId is a user id or an anonymous id; whichever is already known (in the database or
+    earlier in this batch, so batch boundaries do not change the outcome), else an anonymous id."""
+    candidates = [
+        (IdentityKind.USER_ID.value, "", previous_id),
+        (IdentityKind.ANONYMOUS_ID.value, "", previous_id),
+    ]
+    known = [key for key in candidates if key in key_profile or key in seen]
+    return known or [candidates[1]]
 
 
 def _contact_points_add(identities: list[Identity]) -> None:
+    """Emails and phones become contact points; the first address on a channel is the primary one."""
     points = []
     for identity in identities:
         if identity.kind == IdentityKind.EMAIL:
@@ -255,6 +288,16 @@ def _contact_points_add(identities: list[Identity]) -> None:
                 points.append(
                     ContactPoint(profile_id=identity.profile_id, channel=channel, address=identity.value)
                 )
+    if not points:
+        return
+    has_primary = set(
+        ContactPoint.objects.filter(
+            profile_id__in={p.profile_id for p in points}, is_primary=True
+        ).values_list("profile_id", "channel")
+    )
+    for point in points:
+        point.is_primary = (point.profile_id, point.channel) not in has_primary
+        has_primary.add((point.profile_id, point.channel))
     ContactPoint.objects.bulk_create(points, ignore_conflicts=True)
 
 
@@ -271,33 +314,96 @@ def _events_assign(assignments: list[tuple[int, int | None]], now: Any) -> None:
     Event.objects.bulk_update(rows, ["profile_id", "processed_at"], batch_size=500)
 
 
-def _profiles_update(
-    events: list[Event], latest: dict[int, Event], earliest: dict[int, Event], profiles: dict[int, Profile]
-) -> None:
-    changed: dict[int, Profile] = {}
+def _profiles_update(events: list[Event], profiles: dict[int, Profile], now: Any) -> set[int]:
+    """Traits newest-wins, first/last seen, and locality for every profile the batch touched.
+
+    Returns the ids of profiles whose traits changed.
+    """
+    touched = {e.profile_id for e in events if e.profile_id is not None}
+    seen_before = {pid: profiles[pid].last_seen_at for pid in touched}
+    changed: set[int] = set()
+    traits_changed: set[int] = set()
+    newest_context: dict[int, dict[str, tuple[Any, str]]] = defaultdict(dict)
     for event in sorted(events, key=lambda e: (e.timestamp, e.pk)):
-        if event.profile_id is None or event.type != EventType.IDENTIFY or not event.traits:
+        if event.profile_id is None:
             continue
         profile = profiles[event.profile_id]
-        if traits_merge(profile.traits, profile.trait_updated_at, event.traits, event.timestamp.isoformat()):
-            changed[profile.pk] = profile
-    for pid, event in latest.items():
-        profile = profiles[pid]
+        is_identify = event.type == EventType.IDENTIFY and isinstance(event.traits, dict)
+        at = trait_time(event.timestamp)
+        if is_identify and traits_merge(profile.traits, profile.trait_updated_at, event.traits, at):
+            traits_changed.add(profile.pk)
+        for field_name, value in locality_from_context(event.context).items():
+            newest_context[profile.pk][field_name] = (event.timestamp, value)
         if profile.last_seen_at is None or event.timestamp > profile.last_seen_at:
             profile.last_seen_at = event.timestamp
-            changed[pid] = profile
-        first = earliest[pid].timestamp
-        if profile.first_seen_at is None or first < profile.first_seen_at:
-            profile.first_seen_at = first
-            changed[pid] = profile
-        context_traits = event_traits(event)
-        for field_name, value in locality_from({**context_traits, **profile.traits}, event.context).items():
-            if getattr(profile, field_name) != value:
+            changed.add(profile.pk)
+        if profile.first_seen_at is None or event.timestamp < profile.first_seen_at:
+            profile.first_seen_at = event.timestamp
+            changed.add(profile.pk)
+
+    for pid in touched:
+        profile = profiles[pid]
+        candidates = newest_context.get(pid, {})
+        before = seen_before[pid]
+        if before is not None and any(at < before for at, _ in candidates.values()):
+            # A late event (an offline device, a historical import) may be older than what the
+            # profile already has: read the profile's events newest first to decide exactly.
+            context_locality = profile_context_locality(profile_id=pid)
+        else:
+            context_locality = {name: value for name, (_, value) in candidates.items()}
+        trait_locality = locality_from_traits(profile.traits)
+        for field_name in LOCALITY_FIELDS:
+            value = trait_locality.get(field_name) or context_locality.get(field_name)
+            if value and getattr(profile, field_name) != value:
                 setattr(profile, field_name, value)
-                changed[pid] = profile
+                changed.add(pid)
+    changed |= traits_changed
     if changed:
-        Profile.objects.bulk_update(
-            list(changed.values()),
-            ["traits", "trait_updated_at", "last_seen_at", "first_seen_at", "timezone", "locale", "country"],
-            batch_size=500,
+        _profiles_save([profiles[pid] for pid in sorted(changed)], now)
+    return traits_changed
+
+
+_PROFILE_FIELDS = [
+    "traits",
+    "trait_updated_at",
+    "last_seen_at",
+    "first_seen_at",
+    "timezone",
+    "locale",
+    "country",
+]
+
+
+def _profiles_save(rows: list[Profile], now: Any) -> None:
+    if not settings.IS_POSTGRES:
+        for row in rows:
+            row.updated_at = now
+        Profile.objects.bulk_update(rows, [*_PROFILE_FIELDS, "updated_at"], batch_size=500)
+        return
+    # One UPDATE … FROM unnest instead of Django's CASE chain per column.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tracking_profile AS p SET traits = v.traits::jsonb, trait_updated_at = v.tu::jsonb, "
+            "last_seen_at = v.ls, first_seen_at = v.fs, timezone = v.tz, locale = v.loc, country = v.cc, "
+            "updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
+            "%s::text[], %s::text[], %s::text[]) AS v(id, traits, tu, ls, fs, tz, loc, cc) WHERE p.id = v.id",
+            [
+                now,
+                [r.pk for r in rows],
+                [_json_text(r.traits) for r in rows],
+                [_json_text(r.trait_updated_at) for r in rows],
+                [r.last_seen_at for r in rows],
+                [r.first_seen_at for r in rows],
+                [r.timezone for r in rows],
+                [r.locale for r in rows],
+                [r.country for r in rows],
+            ],
         )
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits: the standard library takes it
+        return json.dumps(value)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from tracking import signals
+from tracking.locality import LOCALITY_FIELDS, locality_from_traits, profile_context_locality
 from tracking.models import (
     Consent,
     ConsentChange,
@@ -20,6 +21,11 @@ from tracking.models import (
     Profile,
     ProfileMerge,
 )
+
+
+def trait_time(at: datetime) -> str:
+    """The one format trait times are stored in (UTC, microseconds), so they compare as strings."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def traits_merge(
@@ -60,11 +66,17 @@ def profile_merge(*, survivor: Profile, merged: Profile, reason: str) -> Profile
     ConsentChange.objects.filter(profile_id=merged.pk).update(profile_id=survivor.pk)
     ProfileMerge.objects.filter(survivor_id=merged.pk).update(survivor_id=survivor.pk)
 
-    existing_points = set(survivor.contact_points.values_list("channel", "address"))
-    for point in ContactPoint.objects.filter(profile_id=merged.pk):
+    survivor_points = list(survivor.contact_points.values_list("channel", "address", "is_primary"))
+    existing_points = {(channel, address) for channel, address, _ in survivor_points}
+    primary_channels = {channel for channel, _, primary in survivor_points if primary}
+    for point in ContactPoint.objects.filter(profile_id=merged.pk).order_by("id"):
         if (point.channel, point.address) not in existing_points:
             point.profile_id = survivor.pk
-            point.save(update_fields=["profile"])
+            # The survivor's primary address on a channel stays the primary one.
+            point.is_primary = point.is_primary and point.channel not in primary_channels
+            if point.is_primary:
+                primary_channels.add(point.channel)
+            point.save(update_fields=["profile", "is_primary"])
 
     survivor_consents = {(c.channel, c.topic): c for c in survivor.consents.all()}
     for consent in Consent.objects.filter(profile_id=merged.pk):
@@ -80,9 +92,14 @@ def profile_merge(*, survivor: Profile, merged: Profile, reason: str) -> Profile
 
     traits_merge(survivor.traits, survivor.trait_updated_at, merged.traits, merged.trait_updated_at)
     survivor.tags = sorted(set(survivor.tags) | set(merged.tags))
-    for field in ("timezone", "locale", "country"):
-        if not getattr(survivor, field) and getattr(merged, field):
-            setattr(survivor, field, getattr(merged, field))
+    # Traits first, else the newest event of either profile that says (events have moved already).
+    locality = {
+        **profile_context_locality(profile_id=survivor.pk),
+        **locality_from_traits(survivor.traits),
+    }
+    for field in LOCALITY_FIELDS:
+        value = locality.get(field) or getattr(survivor, field) or getattr(merged, field)
+        setattr(survivor, field, value)
     seen = [d for d in (survivor.first_seen_at, merged.first_seen_at) if d]
     survivor.first_seen_at = min(seen) if seen else None
     seen = [d for d in (survivor.last_seen_at, merged.last_seen_at) if d]
