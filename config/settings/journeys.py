@@ -1,3 +1,18 @@
 """Settings for journeys."""
 
-JOURNEYS_BEAT: dict = {}
+from .env import env
+
+# Runs claimed per batch; a batch is one transaction (bulk writes), so bigger batches go faster.
+JOURNEYS_BATCH_SIZE = env.int("JOURNEYS_BATCH_SIZE", default=500)
+# A claimed batch not finished within this many seconds (worker killed) is taken by another worker.
+JOURNEYS_LEASE_SECONDS = env.int("JOURNEYS_LEASE_SECONDS", default=120)
+# How many advance tasks a wake-up starts (one per worker you want busy on a burst).
+JOURNEYS_ADVANCE_FANOUT = env.int("JOURNEYS_ADVANCE_FANOUT", default=1)
+JOURNEYS_WAKE_ON_COMMIT = env.bool("JOURNEYS_WAKE_ON_COMMIT", default=True)
+# The zone for "at 10:00" and schedules when a profile has none.
+JOURNEYS_DEFAULT_TIMEZONE = env.str("JOURNEYS_DEFAULT_TIMEZONE", default="UTC")
+
+JOURNEYS_BEAT = {
+    # Due waits, scheduled entries and broadcasts; runs also wake on events and audience changes.
+    "journeys-tick": {"task": "journeys.tick", "schedule": 30.0},
+}

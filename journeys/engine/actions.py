@@ -1,0 +1,172 @@
+"""Carrying out the actions of stage visits for one batch, and announcing what happened.
+
+Every side effect is keyed by (run, visit, action index) so a batch that is retried after a crash
+creates nothing twice: messages through channels' idempotency key, partner calls through theirs.
+Holdout runs take every step but get no message and no webhook call (state changes still apply), so
+their conversions measure what the journey's messages add.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from journeys import partner_events
+from journeys.engine.core import RunState, Visit
+from journeys.models import Run
+from tracking import signals as tracking_signals
+from tracking.models import Profile
+
+
+def send_idempotency_key(*, run_id: int, visit: int, index: int) -> str:
+    return f"journey-run:{run_id}:visit:{visit}:action:{index}"
+
+
+class ActionBatch:
+    def __init__(self, *, now: datetime) -> None:
+        self.now = now
+        self._profile_edits: dict[int, list[tuple[str, Any]]] = {}
+        self._announcements: list[tuple[str, dict, str]] = []
+
+    def perform(self, *, run: Run, visit: Visit) -> list[dict]:
+        outcome: list[dict] = []
+        for index, action in enumerate(visit.actions):
+            kind, body = next(iter(action.items()))
+            if kind == "send":
+                outcome.append(self._send(run, visit, index, body))
+            elif kind == "webhook":
+                outcome.append(self._webhook(run, visit, index, body))
+            elif kind == "tag":
+                op, name = next(iter(body.items()))
+                self._profile_edits.setdefault(run.profile_id, []).append((f"tag_{op}", name))
+                outcome.append({"tag": {op: name}})
+            elif kind == "set_trait":
+                for path, value in body.items():
+                    self._profile_edits.setdefault(run.profile_id, []).append(("trait", (path, value)))
+                outcome.append({"set_trait": sorted(body)})
+        return outcome
+
+    def _send(self, run: Run, visit: Visit, index: int, body: dict) -> dict:
+        if run.holdout:
+            return {"send": "holdout", "template": body["template"]}
+        from channels.services import message_enqueue
+
+        message = message_enqueue(
+            profile_id=run.profile_id,
+            channel=body["channel"],
+            template_slug=body["template"],
+            topic=body.get("topic", "marketing"),
+            data={
+                **body.get("data", {}),
+                "journey": {"slug": run.journey.slug, "name": run.journey.name, "stage": visit.stage_key},
+            },
+            campaign_kind="journey",
+            campaign_id=run.journey_id,
+            stage_key=visit.stage_key,
+            variant=visit.variant,
+            idempotency_key=send_idempotency_key(run_id=run.pk, visit=visit.seq, index=index),
+        )
+        return {
+            "send": getattr(message, "status", ""),
+            "message_id": message.pk,
+            "template": body["template"],
+        }
+
+    def _webhook(self, run: Run, visit: Visit, index: int, body: dict) -> dict:
+        if run.holdout:
+            return {"webhook": "holdout", "endpoint": body["endpoint"]}
+        from channels.partner.services import endpoint_call
+
+        payload = {
+            **body.get("payload", {}),
+            "journey": run.journey.slug,
+            "run_id": run.pk,
+            "profile_id": run.profile_id,
+            "stage": visit.stage_key,
+        }
+        delivery_id = endpoint_call(
+            endpoint_id=body["endpoint"],
+            payload=payload,
+            idempotency_key=send_idempotency_key(run_id=run.pk, visit=visit.seq, index=index),
+        )
+        return {"webhook": "queued", "delivery_id": delivery_id, "endpoint": body["endpoint"]}
+
+    def announce_stage(self, *, run: Run, visit: Visit, entered: bool) -> None:
+        base = {
+            "journey": run.journey.slug,
+            "journey_id": run.journey_id,
+            "run_id": run.pk,
+            "profile_id": run.profile_id,
+            "variant": visit.variant,
+            "holdout": run.holdout,
+        }
+        if entered:
+            self._announcements.append(
+                (
+                    "journey.entered",
+                    {**base, "stage": visit.stage_key, "at": visit.at.isoformat()},
+                    f"{run.pk}:entered",
+                )
+            )
+        else:
+            payload = {
+                **base,
+                "from_stage": visit.from_stage,
+                "stage": visit.stage_key,
+                "reason": visit.reason,
+                "at": visit.at.isoformat(),
+            }
+            self._announcements.append(("journey.stage_changed", payload, f"{run.pk}:visit:{visit.seq}"))
+
+    def announce_end(self, *, run: Run, state: RunState) -> None:
+        payload = {
+            "journey": run.journey.slug,
+            "journey_id": run.journey_id,
+            "run_id": run.pk,
+            "profile_id": run.profile_id,
+            "status": state.status,
+            "reason": state.end_reason,
+            "stage": state.stage_key,
+            "at": (state.ended_at or self.now).isoformat(),
+        }
+        self._announcements.append(("journey.exited", payload, f"{run.pk}:ended"))
+
+    def flush(self) -> None:
+        """Write profile edits (one save per profile) and the partner events, inside the transaction."""
+        if self._profile_edits:
+            profiles = Profile.objects.select_for_update().in_bulk(list(self._profile_edits))
+            stamp = timezone.now().isoformat()
+            for pid, edits in self._profile_edits.items():
+                profile = profiles.get(pid)
+                if profile is None:
+                    continue
+                profile_apply_edits(profile, edits, stamp=stamp)
+                profile.save(update_fields=["tags", "traits", "trait_updated_at", "updated_at"])
+            changed = list(self._profile_edits)
+            transaction.on_commit(
+                lambda: tracking_signals.profile_changed.send(sender=Profile, profile_ids=changed)
+            )
+        partner_events.publish_many(self._announcements)
+
+
+def profile_apply_edits(profile: Profile, edits: list[tuple[str, Any]], *, stamp: str) -> None:
+    tags = list(profile.tags or [])
+    for kind, arg in edits:
+        if kind == "tag_add" and arg not in tags:
+            tags.append(arg)
+        elif kind == "tag_remove" and arg in tags:
+            tags.remove(arg)
+        elif kind == "trait":
+            path, value = arg
+            parts = path.split(".")
+            target = profile.traits
+            for part in parts[:-1]:
+                if not isinstance(target.get(part), dict):
+                    target[part] = {}
+                target = target[part]
+            target[parts[-1]] = value
+            profile.trait_updated_at[parts[0]] = stamp
+    profile.tags = tags

@@ -1,0 +1,242 @@
+"""Claiming due runs and advancing them in batches.
+
+Claim: a short transaction takes up to `batch_size` due runs with SELECT … FOR UPDATE SKIP LOCKED and
+stamps them with a lease (owner + lease_until), so several workers take disjoint batches. Process: one
+transaction re-locks the runs still leased to this owner (a run whose lease ran out and that another
+worker took over is no longer ours and is skipped), plans every run (journeys.engine.core), carries out
+the actions and writes the steps and the runs in bulk. A worker killed in between leaves runs with a
+lease that expires; the next claim after `lease_until` takes them. RunStep (run, seq) is unique, so a
+run can never be advanced twice from the same visit, and every side effect is keyed by (run, visit,
+action), so a retried batch creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from journeys.engine.actions import ActionBatch
+from journeys.engine.core import RunState, run_plan, watched_event_names
+from journeys.engine.facts import BatchFacts, audience_slugs
+from journeys.models import JourneyStatus, Run, RunStatus, RunStep
+from journeys.versions_cache import definition_of
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AdvanceResult:
+    batches: int = 0
+    runs: int = 0
+    transitions: int = 0
+    completed: int = 0
+    exited: int = 0
+    skipped: int = 0
+    journeys: set[int] = field(default_factory=set)
+
+    def add(self, other: AdvanceResult) -> None:
+        self.batches += other.batches
+        self.runs += other.runs
+        self.transitions += other.transitions
+        self.completed += other.completed
+        self.exited += other.exited
+        self.skipped += other.skipped
+        self.journeys |= other.journeys
+
+
+def lease_seconds() -> int:
+    return getattr(settings, "JOURNEYS_LEASE_SECONDS", 120)
+
+
+def runs_claim(*, now: datetime, limit: int, owner: str, journey_id: int | None = None) -> list[int]:
+    """Lease up to `limit` due runs of active journeys to `owner`; returns their ids."""
+    real_now = timezone.now()
+    with transaction.atomic():
+        qs = Run.objects.filter(
+            status=RunStatus.ACTIVE, due_at__lte=now, journey__status=JourneyStatus.ACTIVE
+        )
+        qs = qs.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=real_now))
+        if journey_id is not None:
+            qs = qs.filter(journey_id=journey_id)
+        ids = list(
+            qs.order_by("due_at")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            Run.objects.filter(pk__in=ids).update(
+                lease_until=real_now + timedelta(seconds=lease_seconds()), lease_owner=owner
+            )
+    return ids
+
+
+@transaction.atomic
+def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceResult:
+    """Advance the leased runs as of `now`, in one transaction."""
+    result = AdvanceResult(batches=1)
+    runs = list(
+        Run.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=run_ids, lease_owner=owner, status=RunStatus.ACTIVE)
+        .select_related("journey")
+    )
+    result.skipped = len(run_ids) - len(runs)
+    if not runs:
+        return result
+    definitions = {r.version_id: definition_of(r.version_id) for r in runs}
+    names: set[str] = set()
+    slugs: set[str] = set()
+    for d in definitions.values():
+        names |= watched_event_names(d)
+        slugs |= audience_slugs(d)
+    facts = BatchFacts(
+        profile_ids={r.profile_id for r in runs},
+        event_names=names,
+        slugs=slugs,
+        since=min(r.entered_at for r in runs),
+        now=now,
+    )
+    actions = ActionBatch(now=now)
+    steps: list[RunStep] = []
+    for run in runs:
+        definition = definitions[run.version_id]
+        state = RunState(
+            id=run.pk,
+            journey_id=run.journey_id,
+            profile_id=run.profile_id,
+            entered_at=run.entered_at,
+            stage_key=run.stage_key,
+            stage_entered_at=run.stage_entered_at,
+            visits=run.visits,
+            variant=run.variant,
+            holdout=run.holdout,
+        )
+        plan = run_plan(state, definition, facts, now)
+        for visit in plan.visits:
+            detail = dict(visit.detail)
+            outcome = actions.perform(run=run, visit=visit)
+            if outcome:
+                detail["actions"] = outcome
+            steps.append(
+                RunStep(
+                    run_id=run.pk,
+                    seq=visit.seq,
+                    stage_key=visit.stage_key,
+                    from_stage=visit.from_stage,
+                    reason=visit.reason[:200],
+                    at=visit.at,
+                    detail=detail,
+                )
+            )
+            actions.announce_stage(run=run, visit=visit, entered=visit.seq == 1)
+        if plan.ended:
+            actions.announce_end(run=run, state=state)
+        result.transitions += plan.transitions
+        result.completed += plan.ended == "completed"
+        result.exited += plan.ended == "exited"
+        _copy_state(run, state)
+    RunStep.objects.bulk_create(steps, batch_size=2000)
+    _runs_write(runs)
+    actions.flush()
+    result.runs = len(runs)
+    result.journeys = {r.journey_id for r in runs}
+    return result
+
+
+def _copy_state(run: Run, state: RunState) -> None:
+    run.stage_key, run.stage_entered_at, run.visits = state.stage_key, state.stage_entered_at, state.visits
+    run.variant, run.status, run.due_at = state.variant, state.status, state.due_at
+    run.ended_at, run.end_reason = state.ended_at, state.end_reason[:200]
+    run.lease_until, run.lease_owner = None, ""
+
+
+_RUN_FIELDS = [
+    "stage_key",
+    "stage_entered_at",
+    "visits",
+    "variant",
+    "status",
+    "due_at",
+    "ended_at",
+    "end_reason",
+]
+
+
+def _runs_write(runs: list[Run]) -> None:
+    """One UPDATE … FROM (VALUES …) per batch on PostgreSQL; Django's bulk_update elsewhere."""
+    if connection.vendor != "postgresql":
+        Run.objects.bulk_update(runs, [*_RUN_FIELDS, "lease_until", "lease_owner"], batch_size=500)
+        return
+    rows = [
+        (
+            r.pk,
+            r.stage_key,
+            r.stage_entered_at,
+            r.visits,
+            r.variant,
+            r.status,
+            r.due_at,
+            r.ended_at,
+            r.end_reason,
+        )
+        for r in runs
+    ]
+    placeholders = ", ".join(
+        ["(%s, %s, %s::timestamptz, %s, %s, %s, %s::timestamptz, %s::timestamptz, %s)"] * len(rows)
+    )
+    params = [v for row in rows for v in row]
+    table = Run._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} AS r SET stage_key = v.stage_key, stage_entered_at = v.stage_entered_at,
+                    visits = v.visits, variant = v.variant, status = v.status, due_at = v.due_at,
+                    ended_at = v.ended_at, end_reason = v.end_reason, lease_until = NULL, lease_owner = ''
+                FROM (VALUES {placeholders}) AS v(id, stage_key, stage_entered_at, visits, variant, status,
+                                               due_at, ended_at, end_reason)
+                WHERE r.id = v.id""",
+            params,
+        )
+
+
+def runs_advance_due(
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    journey_id: int | None = None,
+) -> AdvanceResult:
+    """Claim and advance batches of due runs until none is left (or `max_batches`)."""
+    now = now or timezone.now()
+    size = batch_size or getattr(settings, "JOURNEYS_BATCH_SIZE", 500)
+    owner = f"{uuid.uuid4().hex[:12]}"
+    total = AdvanceResult()
+    while max_batches is None or total.batches < max_batches:
+        ids = runs_claim(now=now, limit=size, owner=owner, journey_id=journey_id)
+        if not ids:
+            break
+        total.add(runs_process(run_ids=ids, owner=owner, now=now))
+    return total
+
+
+def runs_wake(*, times_by_profile: dict[int, datetime], journey_ids: set[int] | None = None) -> int:
+    """Make the active runs of these profiles due no later than the given moment (news arrived)."""
+    by_time: dict[datetime, list[int]] = defaultdict(list)
+    for pid, at in times_by_profile.items():
+        by_time[at].append(pid)
+    woken = 0
+    from django.db.models import Value
+    from django.db.models.functions import Coalesce, Least
+
+    for at, pids in by_time.items():
+        qs = Run.objects.filter(status=RunStatus.ACTIVE, profile_id__in=pids)
+        if journey_ids is not None:
+            qs = qs.filter(journey_id__in=journey_ids)
+        woken += qs.update(due_at=Least(Coalesce("due_at", Value(at)), Value(at)))
+    return woken

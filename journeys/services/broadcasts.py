@@ -1,0 +1,303 @@
+"""Broadcasts: one send (or a recurring one) to an audience, A/B/n variants, optional test-then-winner.
+
+Each occurrence assigns every member of the audience a variant deterministically and records it
+(BroadcastRecipient), and enqueues one message per recipient through channels with a key derived from
+(broadcast, occurrence, profile), so a tick that runs twice sends nothing twice. With a test share,
+only that share gets the variants; after `winner_after_hours` the variant with the best open, click or
+conversion rate among test recipients goes to everyone else in the audience.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from journeys.engine.core import stable_fraction
+from journeys.models import Broadcast, BroadcastRecipient, BroadcastStatus, BroadcastVariant, WinnerMetric
+from journeys.schedule import cron_occurrences, cron_parse, zone_for
+from tracking.models import Event
+
+PHASE_ALL, PHASE_TEST, PHASE_WINNER = "all", "test", "winner"
+
+
+def broadcast_validate(*, broadcast: Broadcast) -> dict[str, str]:
+    """Errors by field; empty when the broadcast can be scheduled."""
+    import re
+
+    errors: dict[str, str] = {}
+    variants = list(broadcast.variants.all())
+    if not variants:
+        errors["variants"] = "add at least one variant"
+    template_model = _model("channels", "Template")
+    if template_model is not None:
+        known = set(
+            template_model.objects.filter(slug__in=[v.template_slug for v in variants]).values_list(
+                "slug", flat=True
+            )
+        )
+        for i, v in enumerate(variants):
+            if v.template_slug not in known:
+                errors[f"variants[{i}].template_slug"] = f"no template {v.template_slug!r}"
+    audience_model = _model("audiences", "Audience")
+    if (
+        audience_model is not None
+        and not audience_model.objects.filter(slug=broadcast.audience_slug).exists()
+    ):
+        errors["audience_slug"] = f"no audience {broadcast.audience_slug!r}"
+    if broadcast.send_at is None:
+        errors["send_at"] = "set when to send"
+    if broadcast.local_time and not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", broadcast.local_time):
+        errors["local_time"] = 'must be "HH:MM"'
+    if broadcast.recurrence:
+        try:
+            cron_parse(broadcast.recurrence)
+        except ValueError as exc:
+            errors["recurrence"] = str(exc)
+    if not 0 <= broadcast.test_percent < 100:
+        errors["test_percent"] = "must be from 0 to 99"
+    if broadcast.test_percent and len(variants) < 2:
+        errors["test_percent"] = "a test needs at least two variants"
+    if (
+        broadcast.winner_metric == WinnerMetric.CONVERSION
+        and broadcast.test_percent
+        and not broadcast.conversion_event
+    ):
+        errors["conversion_event"] = "name the event that counts as a conversion"
+    return errors
+
+
+@transaction.atomic
+def broadcast_schedule(*, broadcast: Broadcast) -> Broadcast:
+    errors = broadcast_validate(broadcast=broadcast)
+    if errors:
+        raise ValidationError(errors)
+    broadcast.status = BroadcastStatus.SCHEDULED
+    broadcast.save(update_fields=["status"])
+    return broadcast
+
+
+def broadcasts_tick(*, now: datetime | None = None) -> int:
+    """Send every broadcast occurrence and winner phase that is due; returns messages enqueued."""
+    now = now or timezone.now()
+    sent = 0
+    for pk in Broadcast.objects.filter(status=BroadcastStatus.SCHEDULED, send_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        sent += _occurrence_send(pk, now)
+    for pk in Broadcast.objects.filter(status=BroadcastStatus.TESTING, winner_due_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        sent += _winner_send(pk, now)
+    return sent
+
+
+@transaction.atomic
+def _occurrence_send(broadcast_id: int, now: datetime) -> int:
+    b = Broadcast.objects.select_for_update(skip_locked=True).filter(pk=broadcast_id).first()
+    if b is None or b.status != BroadcastStatus.SCHEDULED or b.send_at is None or b.send_at > now:
+        return 0
+    b.occurrence += 1
+    variants = list(b.variants.all())
+    members = _members(b.audience_slug)
+    if b.test_percent:
+        chosen = [
+            p for p in members if stable_fraction("bc-test", b.pk, b.occurrence, p) * 100 < b.test_percent
+        ]
+        phase = PHASE_TEST
+    else:
+        chosen, phase = members, PHASE_ALL
+    count = _send(b, variants, chosen, phase, now)
+    if phase == PHASE_TEST:
+        b.status = BroadcastStatus.TESTING
+        b.winner_due_at = b.send_at + timedelta(hours=b.winner_after_hours)
+    else:
+        _finish_occurrence(b)
+    b.save()
+    return count
+
+
+@transaction.atomic
+def _winner_send(broadcast_id: int, now: datetime) -> int:
+    b = Broadcast.objects.select_for_update(skip_locked=True).filter(pk=broadcast_id).first()
+    if b is None or b.status != BroadcastStatus.TESTING:
+        return 0
+    results = broadcast_results(broadcast=b, occurrence=b.occurrence, until=now)
+    winner = (
+        max(results, key=lambda r: (r.rate(b.winner_metric), -ord(r.variant[:1] or "a"))) if results else None
+    )
+    if winner is None:
+        _finish_occurrence(b)
+        b.save()
+        return 0
+    b.winner_variant = winner.variant
+    already = set(
+        BroadcastRecipient.objects.filter(broadcast=b, occurrence=b.occurrence).values_list(
+            "profile_id", flat=True
+        )
+    )
+    rest = [p for p in _members(b.audience_slug) if p not in already]
+    variant = b.variants.get(key=winner.variant)
+    count = _send(b, [variant], rest, PHASE_WINNER, now)
+    _finish_occurrence(b)
+    b.save()
+    return count
+
+
+def _finish_occurrence(b: Broadcast) -> None:
+    b.winner_due_at = None
+    if b.recurrence:
+        zone = zone_for(None)
+        nxt = cron_occurrences(
+            cron_parse(b.recurrence), zone=zone, after=b.send_at, until=b.send_at + timedelta(days=400)
+        )
+        if nxt:
+            b.send_at, b.status = nxt[0], BroadcastStatus.SCHEDULED
+            return
+    b.status = BroadcastStatus.SENT
+
+
+def _send(
+    b: Broadcast, variants: list[BroadcastVariant], profile_ids: list[int], phase: str, now: datetime
+) -> int:
+    from channels.services import message_enqueue
+
+    total = sum(v.weight for v in variants) or 1
+    recipients = []
+    for pid in profile_ids:
+        point = stable_fraction("bc-variant", b.pk, b.occurrence, pid) * total
+        variant = variants[-1]
+        for v in variants:
+            point -= v.weight
+            if point < 0:
+                variant = v
+                break
+        message_enqueue(
+            profile_id=pid,
+            channel=b.channel,
+            template_slug=variant.template_slug,
+            topic=b.topic,
+            data={"broadcast": {"id": b.pk, "name": b.name}},
+            campaign_kind="broadcast",
+            campaign_id=b.pk,
+            variant=variant.key,
+            idempotency_key=f"broadcast:{b.pk}:{b.occurrence}:{pid}",
+            send_at=max(b.send_at or now, now) if phase == PHASE_WINNER else b.send_at,
+            local_time=b.local_time or None,
+        )
+        recipients.append(
+            BroadcastRecipient(
+                broadcast=b,
+                occurrence=b.occurrence,
+                profile_id=pid,
+                variant=variant.key,
+                phase=phase,
+                sent_at=now,
+            )
+        )
+    BroadcastRecipient.objects.bulk_create(recipients, ignore_conflicts=True, batch_size=2000)
+    return len(recipients)
+
+
+@dataclass
+class VariantResult:
+    variant: str
+    recipients: int
+    opened: int
+    clicked: int
+    converted: int
+
+    def rate(self, metric: str) -> float:
+        hits = {"open": self.opened, "click": self.clicked, "conversion": self.converted}[metric]
+        return hits / self.recipients if self.recipients else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "variant": self.variant,
+            "recipients": self.recipients,
+            "opened": self.opened,
+            "clicked": self.clicked,
+            "converted": self.converted,
+            "open_rate": round(self.rate("open"), 4),
+            "click_rate": round(self.rate("click"), 4),
+            "conversion_rate": round(self.rate("conversion"), 4),
+        }
+
+
+def broadcast_results(
+    *, broadcast: Broadcast, occurrence: int, phase: str = PHASE_TEST, until: datetime | None = None
+) -> list[VariantResult]:
+    """Per variant: recipients, and how many opened, clicked (channels' message timeline) or converted."""
+    until = until or timezone.now()
+    recipients = BroadcastRecipient.objects.filter(broadcast=broadcast, occurrence=occurrence)
+    if phase:
+        recipients = (
+            recipients.filter(phase=phase)
+            if phase != PHASE_TEST
+            else recipients.filter(phase__in=[PHASE_TEST, PHASE_ALL])
+        )
+    by_variant: dict[str, set[int]] = {}
+    sent_at: dict[int, datetime] = {}
+    for pid, variant, at in recipients.values_list("profile_id", "variant", "sent_at"):
+        by_variant.setdefault(variant, set()).add(pid)
+        sent_at[pid] = at
+    message_model = _model("channels", "Message")
+    engagement: dict[str, dict[str, int]] = {}
+    if message_model is not None:
+        key_prefix = f"broadcast:{broadcast.pk}:{occurrence}:"
+        rows = (
+            message_model.objects.filter(
+                campaign_kind="broadcast", campaign_id=broadcast.pk, idempotency_key__startswith=key_prefix
+            )
+            .values("variant")
+            .annotate(
+                opened=Count("pk", filter=Q(events__kind__in=["opened", "clicked"]) | Q(status__in=["opened", "clicked"]), distinct=True),
+                clicked=Count("pk", filter=Q(events__kind="clicked") | Q(status="clicked"), distinct=True),
+            )
+        )  # fmt: skip
+        engagement = {r["variant"]: r for r in rows}
+    converted: dict[str, int] = {}
+    if broadcast.conversion_event:
+        first_send = min(sent_at.values()) if sent_at else until
+        hits = Event.objects.filter(
+            name=broadcast.conversion_event,
+            profile_id__in=list(sent_at),
+            timestamp__gt=first_send,
+            timestamp__lte=until,
+        ).values_list("profile_id", "timestamp")
+        who: set[int] = {pid for pid, ts in hits if ts > sent_at[pid]}
+        for variant, pids in by_variant.items():
+            converted[variant] = len(pids & who)
+    return [
+        VariantResult(
+            variant=v,
+            recipients=len(pids),
+            opened=engagement.get(v, {}).get("opened", 0),
+            clicked=engagement.get(v, {}).get("clicked", 0),
+            converted=converted.get(v, 0),
+        )
+        for v, pids in sorted(by_variant.items())
+    ]
+
+
+def _members(slug: str) -> list[int]:
+    membership = _model("audiences", "AudienceMembership")
+    if membership is None:
+        return []
+    return list(
+        membership.objects.filter(audience__slug=slug, exited_at__isnull=True)
+        .order_by("profile_id")
+        .values_list("profile_id", flat=True)
+    )
+
+
+def _model(app: str, name: str):
+    try:
+        return apps.get_model(app, name)
+    except LookupError:
+        return None

@@ -1,0 +1,23 @@
+"""Everything due as of one moment, in the order a live system would do it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from journeys.engine.runner import runs_advance_due
+from journeys.services.broadcasts import broadcasts_tick
+from journeys.services.schedules import schedules_tick
+
+
+def due_work_run(*, now: datetime, batch_size: int | None = None) -> dict[str, int]:
+    scheduled = schedules_tick(now=now)
+    messages = broadcasts_tick(now=now)
+    result = runs_advance_due(now=now, batch_size=batch_size)
+    return {
+        "scheduled_entries": scheduled,
+        "broadcast_messages": messages,
+        "runs": result.runs,
+        "transitions": result.transitions,
+        "completed": result.completed,
+        "exited": result.exited,
+    }

@@ -1,0 +1,47 @@
+"""Thin Celery tasks for journeys: they take ids and call services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+
+@shared_task(name="journeys.advance", ignore_result=True)
+def runs_advance_task() -> int:
+    """Advance every due run (woken by news; also the beat tick's sweep)."""
+    from journeys.engine.runner import runs_advance_due
+
+    return runs_advance_due().transitions
+
+
+@shared_task(name="journeys.tick", ignore_result=True)
+def tick_task() -> None:
+    """The periodic tick: scheduled entries, broadcasts, then due runs."""
+    from journeys.services.broadcasts import broadcasts_tick
+    from journeys.services.schedules import schedules_tick
+
+    schedules_tick()
+    broadcasts_tick()
+    runs_advance_task.delay()
+
+
+@shared_task(name="journeys.events", ignore_result=True)
+def events_task(event_ids: list[int]) -> None:
+    from journeys.services.news import events_apply
+
+    events_apply(event_ids=event_ids)
+
+
+@shared_task(name="journeys.membership", ignore_result=True)
+def membership_task(audience_id: int, slug: str, entered: list[int], exited: list[int]) -> None:
+    from journeys.services.news import membership_apply
+
+    membership_apply(audience_id=audience_id, slug=slug, entered=entered, exited=exited)
+
+
+def engine_wake() -> None:
+    """Ask a worker to advance due runs once the current transaction commits."""
+    if getattr(settings, "JOURNEYS_WAKE_ON_COMMIT", True):
+        fanout = max(1, getattr(settings, "JOURNEYS_ADVANCE_FANOUT", 1))
+        transaction.on_commit(lambda: [runs_advance_task.delay() for _ in range(fanout)])
