@@ -1,3 +1,40 @@
-"""Settings for channels."""
+"""Settings for channels: dispatch batching, leases, retries, consent policy, quiet hours."""
 
-CHANNELS_BEAT: dict = {}
+from .env import env
+
+# How many due messages one worker claims per pass (SendGrid takes up to 1,000 recipients a request).
+CHANNELS_DISPATCH_BATCH_SIZE = env.int("CHANNELS_DISPATCH_BATCH_SIZE", default=500)
+# How long a claimed batch belongs to its worker; a killed worker's messages are taken over after it.
+CHANNELS_LEASE_SECONDS = env.float("CHANNELS_LEASE_SECONDS", default=120.0)
+# HTTP timeout of one provider call (must stay well under the lease).
+CHANNELS_HTTP_TIMEOUT = env.float("CHANNELS_HTTP_TIMEOUT", default=15.0)
+# Retries of retryable failures (timeouts, 429, 5xx): attempts in all, and the backoff.
+CHANNELS_MAX_ATTEMPTS = env.int("CHANNELS_MAX_ATTEMPTS", default=6)
+CHANNELS_RETRY_BASE_SECONDS = env.float("CHANNELS_RETRY_BASE_SECONDS", default=30.0)
+CHANNELS_RETRY_MAX_SECONDS = env.float("CHANNELS_RETRY_MAX_SECONDS", default=6 * 3600.0)
+# A message whose provider call was cut off by a crash, on a provider we cannot ask whether it
+# arrived: "fail" (at most once: never a duplicate; the default) or "resend" (at least once).
+CHANNELS_IN_DOUBT_POLICY = env.str("CHANNELS_IN_DOUBT_POLICY", default="fail")
+# Marketing on these channels needs an explicit opt-in; elsewhere it needs no withdrawal (opt-out).
+CHANNELS_MARKETING_OPT_IN_CHANNELS = env.list(
+    "CHANNELS_MARKETING_OPT_IN_CHANNELS", default=["sms", "whatsapp"]
+)
+# Quiet hours per channel in the profile's own zone (start, end); options.quiet_hours overrides.
+CHANNELS_QUIET_HOURS = {"sms": ("21:00", "08:00"), "whatsapp": ("21:00", "08:00")}
+# Zone used for profiles without one (quiet hours, caps' calendar days, local send times).
+CHANNELS_DEFAULT_TIME_ZONE = env.str("CHANNELS_DEFAULT_TIME_ZONE", default="UTC")
+# Rewrite links in SMS bodies to our click redirect (counts clicks; makes messages longer).
+CHANNELS_TRACK_SMS_LINKS = env.bool("CHANNELS_TRACK_SMS_LINKS", default=True)
+# Whether "<Channel> Sent" events go to the profile's event stream too (results always do).
+CHANNELS_TRACK_SENT_EVENTS = env.bool("CHANNELS_TRACK_SENT_EVENTS", default=False)
+# Wake a dispatch task on commit of each enqueue (the beat tick catches anything missed).
+CHANNELS_DISPATCH_ON_COMMIT = env.bool("CHANNELS_DISPATCH_ON_COMMIT", default=True)
+# Reject provider callbacks whose signature timestamp is older than this many seconds.
+CHANNELS_CALLBACK_MAX_AGE = env.int("CHANNELS_CALLBACK_MAX_AGE", default=24 * 3600)
+
+CHANNELS_BEAT = {
+    # Due messages (send times, quiet-hours ends, retries) and anything an on-commit wake-up missed.
+    "channels-dispatch-tick": {"task": "channels.dispatch", "schedule": 5.0},
+    # Messages whose worker died mid-call: resolved once their lease has run out.
+    "channels-lease-sweep": {"task": "channels.lease_sweep", "schedule": 30.0},
+}
