@@ -46,6 +46,24 @@ def event_emit(
     return event
 
 
+def events_emit_many(*, profiles: list[Profile], name: str, at: datetime) -> list[Event]:
+    """The same event for many profiles, announced in one batch (as one processing pass would)."""
+    source, _ = Source.objects.get_or_create(name="journey-tests")
+    events = Event.objects.bulk_create(
+        [
+            Event(
+                source=source, message_id=uuid.uuid4().hex, type=EventType.TRACK, name=name, profile=p,
+                properties={}, timestamp=at, received_at=at, processed_at=at,
+            )
+            for p in profiles
+        ]
+    )  # fmt: skip
+    tracking_signals.events_processed.send(
+        sender=Event, event_ids=[e.pk for e in events], profile_ids=[p.pk for p in profiles]
+    )
+    return events
+
+
 def run_due(now: datetime) -> None:
     call_command("run_due", now=now.isoformat(), stdout=_Null())
 
