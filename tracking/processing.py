@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -101,6 +103,35 @@ class _Components:
 
 
 _BUSY = "busy"  # another processor holds the lock
+WAKE_KEY = "tracking:process-wake"
+
+
+def events_process_wake() -> None:
+    """Ask a worker to resolve newly stored events (called on commit of each ingest).
+
+    At 100 requests a second one queued wake-up is enough: the key stays set from enqueue until the
+    task starts (`events_process_wake_reset`), so later requests' events are covered by it. If the
+    cache or the broker is unreachable the events are safe in the database already; the periodic
+    sweep (`tracking.events_process` on the beat) picks them up, so the failure is only logged.
+    """
+    from tracking.tasks import events_process_task
+
+    try:
+        if not cache.add(WAKE_KEY, 1, timeout=settings.TRACKING_WAKE_TIMEOUT_SECONDS):
+            return
+        events_process_task.apply_async(retry=False)
+    except Exception:
+        logger.warning("could not wake the event processor; the periodic sweep will", exc_info=True)
+        with suppress(Exception):
+            cache.delete(WAKE_KEY)
+
+
+def events_process_wake_reset() -> None:
+    """A processor is starting: wake-ups from now on need a task of their own."""
+    try:
+        cache.delete(WAKE_KEY)
+    except Exception:
+        logger.warning("could not reset the processor wake-up key", exc_info=True)
 
 
 def events_process_pending(*, max_batches: int | None = None) -> ProcessResult:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 
 def rate_limit_hit(*, key: str, limit_per_second: int | None, cost: int = 1) -> float | None:
     """Count `cost` messages against a one-second window. Returns seconds to wait when over the limit."""
     if not limit_per_second:
         return None
+    try:
+        return _hit(key, limit_per_second, cost)
+    except Exception:
+        # The limit protects us from floods; losing the counter must not refuse (or fail) good
+        # traffic while the events themselves can still be stored, so it fails open, loudly.
+        logger.warning("rate limit counter unavailable; letting the request through", exc_info=True)
+        return None
+
+
+def _hit(key: str, limit_per_second: int, cost: int) -> float | None:
     now = time.time()
     window = int(now)
     cache_key = f"ratelimit:{key}:{window}"
