@@ -145,3 +145,20 @@ def test_export_includes_sections_registered_by_upper_floors(api_client, two_peo
     finally:
         selectors._EXPORT_SECTIONS.pop("test_messages")
     assert data["test_messages"] == [{"profile": eve.pk, "subject": "Hi"}]
+
+
+def test_erasure_also_removes_messages_sent_to_the_person(api_client, two_people):
+    from django.utils import timezone
+
+    from channels.models import Message
+
+    eve, zoe = two_people
+    for profile in (eve, zoe):
+        Message.objects.create(
+            profile=profile,
+            channel="email",
+            idempotency_key=f"erasure-test-{profile.pk}",
+            due_at=timezone.now(),
+        )
+    assert api_client.delete(f"/api/profiles/{eve.pk}/").status_code == 204
+    assert list(Message.objects.values_list("profile_id", flat=True)) == [zoe.pk]
