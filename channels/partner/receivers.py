@@ -84,27 +84,21 @@ def on_message_status_changed(
 
 
 def _message_facts(message_id: int) -> dict[str, Any]:
-    fields = (
-        "profile_id",
-        "channel",
-        "topic",
-        "campaign_kind",
-        "campaign_id",
-        "stage_key",
-        "variant",
-        "provider",
+    row = (
+        Message.objects.filter(pk=message_id)
+        .values(
+            "profile_id",
+            "channel",
+            "topic",
+            "campaign_kind",
+            "campaign_id",
+            "stage_key",
+            "variant",
+            "provider",
+        )
+        .first()
     )
-    available = [f for f in fields if _has_field(Message, f)]
-    row = Message.objects.filter(pk=message_id).values(*available).first()
     return row or {}
-
-
-def _has_field(model: Any, name: str) -> bool:
-    try:
-        model._meta.get_field(name.removesuffix("_id"))
-    except Exception:
-        return False
-    return True
 
 
 def _anyone_subscribed(event_type: str) -> bool:
