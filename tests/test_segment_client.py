@@ -6,6 +6,7 @@ its own batching (and gzip), then the profile API over HTTP with a Bearer token.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import requests
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from segment.analytics import Client
+from segment.analytics import request as segment_request
 
 from tracking.models import Source
 from tracking.processing import events_process_pending
@@ -53,9 +55,14 @@ class Api:
 
 
 @pytest.fixture
-def api(live_server) -> Api:
+def api(live_server) -> Iterator[Api]:
     user = User.objects.create_superuser("segment-test", "s@example.com", "pw-segment-1")
-    return Api(live_server.url, Token.objects.create(user=user).key)
+    api = Api(live_server.url, Token.objects.create(user=user).key)
+    yield api
+    # Close keep-alive connections (ours and the client's shared session), so the live server's
+    # request threads end and release their database connections before the test database is dropped.
+    api.session.close()
+    segment_request._session.close()
 
 
 @pytest.fixture
