@@ -18,12 +18,11 @@ def runs_advance_task() -> int:
 @shared_task(name="journeys.tick", ignore_result=True)
 def tick_task() -> None:
     """The periodic tick: scheduled entries, broadcasts, then due runs."""
-    from journeys.services.broadcasts import broadcasts_tick
-    from journeys.services.schedules import schedules_tick
+    from django.utils import timezone
 
-    schedules_tick()
-    broadcasts_tick()
-    runs_advance_task.delay()
+    from journeys.services.clock import due_work_run
+
+    due_work_run(now=timezone.now())
 
 
 @shared_task(name="journeys.events", ignore_result=True)

@@ -10,9 +10,11 @@ from journeys.services.schedules import schedules_tick
 
 
 def due_work_run(*, now: datetime, batch_size: int | None = None) -> dict[str, int]:
+    # Runs first, so runs that ended before a scheduled fire time can enter again at it.
+    result = runs_advance_due(now=now, batch_size=batch_size)
     scheduled = schedules_tick(now=now)
     messages = broadcasts_tick(now=now)
-    result = runs_advance_due(now=now, batch_size=batch_size)
+    result.add(runs_advance_due(now=now, batch_size=batch_size))
     return {
         "scheduled_entries": scheduled,
         "broadcast_messages": messages,
