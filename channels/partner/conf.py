@@ -5,6 +5,7 @@ Read at call time (not import time) so `override_settings` in tests and per-depl
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,8 +16,19 @@ RETRY_SCHEDULE: tuple[int, ...] = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10
 
 
 def allow_private() -> bool:
-    """Allow destinations on private, loopback and link-local addresses (tests, on-premise setups)."""
-    return bool(getattr(settings, "PARTNER_WEBHOOKS_ALLOW_PRIVATE", False))
+    """Allow destinations on private, loopback and link-local addresses (tests, on-premise setups).
+
+    The Django setting wins; without it, the PARTNER_WEBHOOKS_ALLOW_PRIVATE environment variable.
+    """
+    value = getattr(settings, "PARTNER_WEBHOOKS_ALLOW_PRIVATE", None)
+    if value is None:
+        value = os.environ.get("PARTNER_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+        )
+    return bool(value)
 
 
 def disable_after() -> timedelta:
