@@ -41,6 +41,7 @@ from audiences.rules import (
 from tracking.models import Consent, ConsentStatus, Event, Profile
 
 NEGATED = {"neq": "eq", "not_in": "in", "not_exists": "exists"}
+LOOKUPS = {"gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt", "eq": "exact"}
 
 
 def profiles_matching(
@@ -176,7 +177,7 @@ class _Compiler:
         total = node.get("sum")
         if not total and count in ({"gte": 1}, {"gt": 0}):
             return Q(pk__in=qs.values("profile_id"))
-        having = Q(**{f"_n__{op}": bound for op, bound in count.items()})
+        having = Q(**{f"_n__{LOOKUPS[op]}": bound for op, bound in count.items()})
         grouped = qs.values("profile_id").annotate(_n=Count("id"))
         zero_ok = _holds(count, 0)
         if total:
@@ -185,7 +186,7 @@ class _Compiler:
             grouped = grouped.annotate(
                 _s=Coalesce(Sum(number), Value(_number(0)), output_field=number.output_field)
             )
-            having &= Q(**{f"_s__{op}": _number(bound) for op, bound in bounds.items()})
+            having &= Q(**{f"_s__{LOOKUPS[op]}": _number(bound) for op, bound in bounds.items()})
             zero_ok = zero_ok and _holds(bounds, 0)
         if zero_ok:
             # Profiles with no such events match too: exclude those whose events break the bounds.
