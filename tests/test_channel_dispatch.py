@@ -5,7 +5,9 @@ import pytest
 from channels.dispatch import dispatch_until_idle
 from channels.models import Message, MessageAttempt, MessageStatus
 from channels.services import message_enqueue
-from tests.test_channel_support import fake_sendgrid, profile_make, template_make  # noqa: F401
+from tests.test_channel_support import profile_make, template_make
+
+pytest_plugins = ["tests.test_channel_support"]
 
 pytestmark = pytest.mark.django_db
 
