@@ -103,8 +103,9 @@ def test_tracking_views_generate_without_warnings():
     assert problems == {}
 
 
-def test_docs_page_loads_only_local_static_files(client, settings):
-    r = client.get("/api/docs/")
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_docs_page_loads_only_local_static_files(client, settings, page):
+    r = client.get(page)
     assert r.status_code == 200
     html = r.content.decode()
     refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)

@@ -222,6 +222,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["profile", "timestamp"], name="event_profile_ts_idx"),
             models.Index(fields=["name", "timestamp"], name="event_name_ts_idx"),
+            # Newest-first listings (the events API, the admin's date drill-down) on a large table.
+            models.Index(fields=["timestamp", "id"], name="event_ts_id_idx"),
             models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="event_pending_idx"),
         ]
 
