@@ -117,3 +117,16 @@ def test_delivery_log_shows_attempts_and_replays(admin_client):
     delivery.refresh_from_db()
     assert delivery.status == "succeeded"
     assert list(delivery.attempt_log.values_list("number", flat=True)) == [1, 2, 3]
+
+
+def test_unticking_enabled_in_the_form_disables_with_a_reason(admin_client):
+    endpoint, _ = endpoint_create(url="http://127.0.0.1:9/hook", event_types=["*"])
+    r = admin_client.post(
+        f"/admin/partner/endpoint/{endpoint.pk}/change/",
+        {"url": endpoint.url, "description": "", "event_types": ["message.sent"], "rate_limit": ""},
+    )
+    assert r.status_code == 302, r.content
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason == "Disabled by an operator" and endpoint.disabled_at
+    assert endpoint.event_types == ["message.sent"]

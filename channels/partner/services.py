@@ -93,11 +93,14 @@ def endpoint_update(*, endpoint: Endpoint, data: dict[str, Any]) -> Endpoint:
         data = {**data, "url": endpoint_url_validate(data["url"])}
     if "event_types" in data:
         data = {**data, "event_types": endpoint_event_types_validate(data["event_types"])}
-    for field in _UPDATABLE:
-        if field in data:
-            setattr(endpoint, field, data[field])
-    endpoint.save()
-    if "enabled" in data and bool(data["enabled"]) != endpoint.enabled:
+    # Compare with the stored row: a ModelForm has already copied the new values onto `endpoint`.
+    was_enabled = Endpoint.objects.filter(pk=endpoint.pk).values_list("enabled", flat=True).get()
+    fields = [field for field in _UPDATABLE if field in data]
+    for field in fields:
+        setattr(endpoint, field, data[field])
+    endpoint.enabled = was_enabled
+    endpoint.save(update_fields=[*fields, "updated_at"])
+    if "enabled" in data and bool(data["enabled"]) != was_enabled:
         if data["enabled"]:
             endpoint_enable(endpoint=endpoint)
         else:
