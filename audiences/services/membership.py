@@ -62,7 +62,7 @@ def audience_refresh(
     ids = None if profile_ids is None else sorted(set(profile_ids))
     if ids == []:
         return result
-    matching = profiles_matching(audience.rule, now=now, profile_ids=ids).order_by().values("pk")
+    matching = profiles_matching(audience.rule, now=now, profile_ids=ids).order_by().values("id")
     match_sql, match_params = matching.query.sql_with_params()
     table = AudienceMembership._meta.db_table
     scope, scope_params = "", []
