@@ -205,6 +205,7 @@ class SuppressionReason(models.TextChoices):
     HARD_BOUNCE = "hard_bounce", "Hard bounce"
     SPAM = "spam", "Spam report"
     UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
+    OPT_OUT = "opt_out", "Opted out by SMS keyword (carrier-level: blocks every topic)"
     INVALID = "invalid", "Invalid address / token"
     MANUAL = "manual", "Added by an operator"
 

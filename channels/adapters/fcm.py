@@ -35,7 +35,11 @@ class FcmAdapter(Adapter):
 
     def _access_token(self, session: requests.Session) -> str:
         account = self._account()
-        cached = _tokens.get(account["client_email"])
+        token_uri = (
+            self.options.get("token_uri") or account.get("token_uri") or "https://oauth2.googleapis.com/token"
+        )
+        cache_key = f"{token_uri}|{account['client_email']}"
+        cached = _tokens.get(cache_key)
         if cached and cached[1] > time.time() + 60:
             return cached[0]
         token_uri = (
@@ -91,6 +95,9 @@ class FcmAdapter(Adapter):
                 raise ProviderError(f"fcm: no answer within {self.timeout}s (timeout)")
             except requests.ConnectionError as exc:
                 raise ProviderError(f"fcm: connection failed: {type(exc).__name__}")
+        if response.status_code == 401:
+            _tokens.clear()  # the token was revoked or expired early: the next attempt fetches a new one
+            raise ProviderError("fcm: HTTP 401: access token refused", status_code=401, retryable=True)
         if response.status_code >= 400:
             error = _error(response)
             code = error.get("errorCode") or error.get("status") or ""
