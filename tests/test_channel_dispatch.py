@@ -15,8 +15,12 @@ pytestmark = pytest.mark.django_db
 def test_enqueue_is_idempotent_by_key(fake_sendgrid):
     template_make()
     profile = profile_make()
-    first = message_enqueue(profile_id=profile.pk, channel="email", template_slug="welcome", idempotency_key="k1")
-    again = message_enqueue(profile_id=profile.pk, channel="email", template_slug="welcome", idempotency_key="k1")
+    first = message_enqueue(
+        profile_id=profile.pk, channel="email", template_slug="welcome", idempotency_key="k1"
+    )
+    again = message_enqueue(
+        profile_id=profile.pk, channel="email", template_slug="welcome", idempotency_key="k1"
+    )
     assert first.pk == again.pk
     assert Message.objects.count() == 1
 
@@ -25,7 +29,11 @@ def test_email_is_rendered_sent_and_recorded(fake_sendgrid):
     template_make()
     profile = profile_make(email="ana@example.com")
     message = message_enqueue(
-        profile_id=profile.pk, channel="email", template_slug="welcome", data={"code": "X1"}, idempotency_key="k2"
+        profile_id=profile.pk,
+        channel="email",
+        template_slug="welcome",
+        data={"code": "X1"},
+        idempotency_key="k2",
     )
     stats = dispatch_until_idle()
     assert stats.sent == 1
@@ -48,8 +56,13 @@ def test_messages_sharing_a_design_travel_in_one_request(fake_sendgrid):
     template_make()
     profiles = [profile_make() for _ in range(30)]
     for p in profiles:
-        message_enqueue(profile_id=p.pk, channel="email", template_slug="welcome", data={"code": f"C{p.pk}"},
-                        idempotency_key=f"b{p.pk}")
+        message_enqueue(
+            profile_id=p.pk,
+            channel="email",
+            template_slug="welcome",
+            data={"code": f"C{p.pk}"},
+            idempotency_key=f"b{p.pk}",
+        )
     dispatch_until_idle()
     assert len(fake_sendgrid.requests) == 1
     assert len(fake_sendgrid.requests[0]["body"]["personalizations"]) == 30

@@ -40,7 +40,9 @@ def profile_make(
         timezone=tz, locale=locale, traits={"first_name": f"Ana{n}", **(traits or {})}
     )
     if email is not False:
-        ContactPoint.objects.create(profile=profile, channel=Channel.EMAIL, address=email or f"ana{n}@example.com")
+        ContactPoint.objects.create(
+            profile=profile, channel=Channel.EMAIL, address=email or f"ana{n}@example.com"
+        )
     if phone:
         ContactPoint.objects.create(profile=profile, channel=Channel.SMS, address=phone)
         ContactPoint.objects.create(profile=profile, channel=Channel.WHATSAPP, address=phone)
@@ -52,7 +54,9 @@ def profile_make(
     if webpush:
         import orjson
 
-        ContactPoint.objects.create(profile=profile, channel=Channel.WEBPUSH, address=orjson.dumps(webpush).decode())
+        ContactPoint.objects.create(
+            profile=profile, channel=Channel.WEBPUSH, address=orjson.dumps(webpush).decode()
+        )
     return profile
 
 
@@ -60,9 +64,15 @@ def template_make(slug: str = "welcome", channel: str = "email", **fields: Any) 
     template = Template.objects.create(slug=slug, name=slug.title(), channel=channel)
     defaults: dict[str, Any] = {}
     if channel == "email":
-        defaults = {"subject": "Welcome {{ profile.first_name }}", "html": WELCOME_HTML, "text": "Hello {{ profile.first_name }}"}
+        defaults = {
+            "subject": "Welcome {{ profile.first_name }}",
+            "html": WELCOME_HTML,
+            "text": "Hello {{ profile.first_name }}",
+        }
     elif channel in ("sms", "whatsapp"):
-        defaults = {"body": "Hi {{ profile.first_name }}, your code {{ data.code }} https://shop.example.com/c"}
+        defaults = {
+            "body": "Hi {{ profile.first_name }}, your code {{ data.code }} https://shop.example.com/c"
+        }
     elif channel in ("push", "webpush"):
         defaults = {"title": "Hi {{ profile.first_name }}", "body": "New for you", "deep_link": "app://home"}
     locales = fields.pop("locales", None)
@@ -99,8 +109,12 @@ def fake_twilio(db):
             ChannelSettings.objects.create(
                 channel=channel,
                 provider="twilio",
-                options={"base_url": fake.url, "from_number": "+15005550006", "whatsapp_from": "+15005550006",
-                         "quiet_hours": None},
+                options={
+                    "base_url": fake.url,
+                    "from_number": "+15005550006",
+                    "whatsapp_from": "+15005550006",
+                    "quiet_hours": None,
+                },
                 secrets={"account_sid": fake.account_sid, "auth_token": fake.auth_token},
             )
         yield fake
