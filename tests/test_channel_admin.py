@@ -1,0 +1,94 @@
+"""The admin: secrets are write-only, templates preview for any profile and test-send, the outbox shows timelines."""
+
+import pytest
+
+from channels.dispatch import dispatch_until_idle
+from channels.models import ChannelSettings, Message
+from channels.services import message_enqueue
+from tests.test_channel_support import profile_make, template_make
+
+pytest_plugins = ["tests.test_channel_support"]
+pytestmark = pytest.mark.django_db
+
+
+def test_secrets_are_never_shown_back_and_kept_when_left_empty(admin_client):
+    row = ChannelSettings.objects.create(
+        channel="email", provider="sendgrid", secrets={"api_key": "SG.very-secret"}
+    )
+    url = f"/admin/channels/channelsettings/{row.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert b"SG.very-secret" not in page.content and b"Currently set" in page.content
+    response = admin_client.post(
+        url,
+        {
+            "channel": "email",
+            "provider": "sendgrid",
+            "enabled": "on",
+            "options": '{"from_email": "shop@example.com"}',
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    row.refresh_from_db()
+    assert row.secrets == {"api_key": "SG.very-secret"}
+    assert row.options == {"from_email": "shop@example.com"}
+    listing = admin_client.get("/admin/channels/channelsettings/")
+    assert b"SG.very-secret" not in listing.content and b"api_key" in listing.content
+
+
+def test_secret_can_be_replaced(admin_client):
+    row = ChannelSettings.objects.create(channel="email", provider="sendgrid", secrets={"api_key": "old"})
+    admin_client.post(
+        f"/admin/channels/channelsettings/{row.pk}/change/",
+        {
+            "channel": "email",
+            "provider": "sendgrid",
+            "enabled": "on",
+            "options": "{}",
+            "secret_api_key": "new",
+        },
+    )
+    row.refresh_from_db()
+    assert row.secrets["api_key"] == "new"
+
+
+def test_template_preview_renders_for_a_profile_and_reports_render_errors(admin_client):
+    template = template_make()
+    profile = profile_make(traits={"first_name": "Zoë"})
+    url = f"/admin/channels/template/{template.pk}/preview/"
+    page = admin_client.get(url, {"profile_id": profile.pk, "data": '{"code": "SPRING"}'})
+    assert page.status_code == 200
+    assert "Welcome Zoë".encode() in page.content and b"SPRING" in page.content
+    broken = admin_client.get(url, {"profile_id": profile.pk, "data": "{}"})
+    assert b"data.code is undefined" in broken.content
+
+
+def test_test_send_queues_a_message_and_shows_its_timeline(admin_client, sandbox):
+    template = template_make()
+    profile = profile_make()
+    response = admin_client.post(
+        f"/admin/channels/template/{template.pk}/preview/",
+        {"profile_id": profile.pk, "data": '{"code": "T"}', "test_send": "1"},
+    )
+    assert response.status_code == 302
+    message = Message.objects.get()
+    assert message.campaign_kind == "test" and message.topic == "transactional"
+    dispatch_until_idle()
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200 and b"sent" in page.content and b"sandbox" in page.content
+
+
+def test_outbox_filters_by_status_and_reason(admin_client, sandbox):
+    template_make()
+    ok, no_point = profile_make(), profile_make(email=False)
+    for p in (ok, no_point):
+        message_enqueue(
+            profile_id=p.pk,
+            channel="email",
+            template_slug="welcome",
+            data={"code": "1"},
+            idempotency_key=f"o{p.pk}",
+        )
+    dispatch_until_idle()
+    page = admin_client.get("/admin/channels/message/", {"skip_reason": "no_contact_point"})
+    assert page.status_code == 200 and page.content.count(b'class="field-id"') == 1
