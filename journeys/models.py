@@ -132,6 +132,8 @@ class RunStep(models.Model):
     reason = models.CharField(max_length=200)
     at = models.DateTimeField()
     detail = models.JSONField(default=dict, blank=True)
+    # Which worker (host:pid:batch owner) wrote it: operators can trace a batch; tests check who did what.
+    worker = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["run", "seq"]

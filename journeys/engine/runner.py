@@ -13,6 +13,8 @@ action), so a retried batch creates nothing twice.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -83,7 +85,8 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
     """Advance the leased runs as of `now`, in one transaction."""
     result = AdvanceResult(batches=1)
     runs = list(
-        Run.objects.select_for_update(skip_locked=True)
+        # of=self: the joined journey row must not be locked, or concurrent batches would skip each other.
+        Run.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(pk__in=run_ids, lease_owner=owner, status=RunStatus.ACTIVE)
         .select_related("journey")
     )
@@ -133,6 +136,7 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
                     reason=visit.reason[:200],
                     at=visit.at,
                     detail=detail,
+                    worker=owner,
                 )
             )
             actions.announce_stage(run=run, visit=visit, entered=visit.seq == 1)
@@ -215,7 +219,7 @@ def runs_advance_due(
     """Claim and advance batches of due runs until none is left (or `max_batches`)."""
     now = now or timezone.now()
     size = batch_size or getattr(settings, "JOURNEYS_BATCH_SIZE", 500)
-    owner = f"{uuid.uuid4().hex[:12]}"
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
     total = AdvanceResult()
     while max_batches is None or total.batches < max_batches:
         ids = runs_claim(now=now, limit=size, owner=owner, journey_id=journey_id)
