@@ -12,7 +12,9 @@ import os
 import random
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +64,7 @@ class DemoResult:
     events: int = 0
     merges: int = 0
     amazon: ImportSummary | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase, for the closing report
 
 
 def demo_users_ensure(*, password_file: Path) -> DemoResult:
@@ -131,7 +134,8 @@ def demo_load(
         )
         result.loaded = True
     for app in UPPER_FLOORS:
-        _upper_floor_load(app, stdout)
+        with _timed(result, app):
+            _upper_floor_load(app, stdout)
     return result
 
 
@@ -145,6 +149,7 @@ def _tracking_load(
     progress: bool,
     stdout: TextIO,
 ) -> None:
+    started = time.monotonic()
     rng = random.Random(seed)
     people = shoppers_generate(rng=rng, count=shoppers, now=now)
     timelines = [shopper_timeline(s, rng=rng, now=now) for s in people]
@@ -166,9 +171,12 @@ def _tracking_load(
                     raise RuntimeError(f"demo messages rejected: {ingested.rejected[:3]}")
             events_process_pending()
             bar.update(len(chunk))
+    result.seconds["events"] = time.monotonic() - started
     result.events = len(stream)
-    result.amazon = _amazon_import(timelines, sources["amazon"])
-    _consent_load(people)
+    with _timed(result, "amazon import"):
+        result.amazon = _amazon_import(timelines, sources["amazon"])
+    with _timed(result, "consent"):
+        _consent_load(people)
     result.shoppers = len(people)
     result.merges = ProfileMerge.objects.count()
 
@@ -231,6 +239,13 @@ def _consent_load(people: list[Shopper]) -> None:
                         detail="STOP" if channel == "sms" else "footer link in a newsletter",
                         at=consent.withdrawn_at,
                     )
+
+
+@contextmanager
+def _timed(result: DemoResult, phase: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    result.seconds[phase] = time.monotonic() - started
 
 
 def _upper_floor_load(app: str, stdout: TextIO) -> None:

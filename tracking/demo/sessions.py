@@ -137,10 +137,10 @@ def _session(
         step({"type": "screen", "name": "Home"}, (0, 2))
     else:
         step({"type": "page", "name": "Home", "properties": {"path": "/", "title": "Voyage Coffee"}}, (0, 2))
-    if rng.random() < 0.4:
+    if rng.random() < 0.3:
         step({"type": "track", "event": "Products Searched", "properties": {"query": rng.choice(SEARCHES)}})
     products = catalogue()
-    viewed: list[Product] = rng.sample(products, rng.randint(1, 4))
+    viewed: list[Product] = rng.sample(products, rng.choice((1, 1, 2, 3)))
     for position, product in enumerate(viewed, start=1):
         step(
             {
@@ -149,7 +149,7 @@ def _session(
                 "properties": {**product.as_properties(currency), "position": position},
             }
         )
-    if rng.random() > 0.35:
+    if rng.random() > 0.4:
         return at
     cart_id = f"cart-{shopper.index}-{len(t.messages)}"
     cart = [(p, rng.choice((1, 1, 1, 2))) for p in viewed[: rng.randint(1, min(2, len(viewed)))]]
@@ -165,7 +165,7 @@ def _session(
     if rng.random() > 0.8:
         return at
     step({"type": "track", "event": "Cart Viewed", "properties": {"cart_id": cart_id, "products": lines}})
-    if rng.random() > 0.6:
+    if rng.random() > 0.7:
         return at
     subtotal = sum((p.price(currency) * q for p, q in cart), Decimal(0))
     step(
@@ -175,7 +175,7 @@ def _session(
             "properties": {"revenue": _money(subtotal), "currency": currency, "products": lines},
         }
     )
-    if not can_order or rng.random() > 0.75:
+    if not can_order or rng.random() > 0.8:
         return at
     t.orders += 1
     coupon = rng.choice(COUPONS) if rng.random() < 0.15 else ""
@@ -241,9 +241,7 @@ def shopper_timeline(shopper: Shopper, *, rng: random.Random, now: datetime) -> 
         )
         end = signup
     visits = (
-        rng.choices((0, 1, 2, 3, 4, 6), (20, 28, 22, 14, 10, 6))[0]
-        if shopper.signs_up
-        else rng.choice((0, 0, 1))
+        rng.choices((0, 1, 2, 3, 5), (30, 34, 20, 10, 6))[0] if shopper.signs_up else rng.choice((0, 0, 0, 1))
     )
     at = end
     for _ in range(visits):

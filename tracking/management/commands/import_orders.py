@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ class Command(BaseCommand):
                 "--source: required for the csv and jsonl formats (the source to record orders under)"
             )
         mapping = _mapping(options["mapping"]) if options["mapping"] else None
+        # In-process Celery (no REDIS_URL) would log each processing task between the bar and the summary.
+        logging.getLogger("celery").setLevel(logging.WARNING)
+        logging.getLogger("kombu").setLevel(logging.ERROR)
         try:
             source = source_get(source=source_name)
             with tqdm(
