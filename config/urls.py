@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/", include("channels.urls_api")),
     path("api/", include("channels.partner.urls_api")),
     path("api/", include("journeys.urls_api")),
+    path("api/", include("journeys.reports.urls_api")),
+    path("reports/", include("journeys.reports.urls")),
     # Public pages that need no login (unsubscribe, preferences, tracking links, provider webhooks).
     path("", include("channels.urls_public")),
     path("", include("journeys.urls_public")),

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "channels",
     "channels.partner",
     "journeys",
+    "journeys.reports",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+# Models for campaign reports (rollups).
