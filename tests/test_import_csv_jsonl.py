@@ -171,3 +171,17 @@ def test_command_takes_the_mapping_from_a_file_and_refuses_bad_options(shop):
         call_command(
             "import_orders", str(DATA / "orders.jsonl"), "--format=jsonl", "--source=shop", "--currency=EUX"
         )
+
+
+def test_a_file_in_another_encoding_is_refused_clearly_and_read_when_the_encoding_is_given(shop, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        "order_id,date,sku,price,currency,customer_name\n7,2026-10-01,S,5.00,EUR,Jürgen\n".encode("latin-1")
+    )
+    with pytest.raises(
+        ImportFailed, match="the file is not utf-8-sig text .*save it as UTF-8 or give its encoding"
+    ):
+        orders_import(path_or_file=path, format="csv", source=shop)
+    summary = orders_import(path_or_file=path, format="csv", source=shop, encoding="latin-1")
+    assert summary.orders_created == 1
+    assert Profile.objects.get().traits["name"] == "Jürgen"
