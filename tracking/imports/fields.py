@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from dateutil import parser as date_parser
@@ -101,12 +102,17 @@ def parse_currency(value: Any, column: str, default: str = "") -> str:
     return text
 
 
+# Buyers repeat across the rows of a report, and email validation is most of the reading time.
+_email = lru_cache(maxsize=65536)(normalize_email)
+_phone = lru_cache(maxsize=65536)(normalize_phone)
+
+
 def contact_email(value: Any, column: str, warnings: list[str]) -> str | None:
     """A valid email, or None with a warning: the order is still imported, only without the email."""
     text = str(value or "").strip()
     if not text:
         return None
-    email = normalize_email(text)
+    email = _email(text)
     if email is None:
         warnings.append(f"{column}: {text!r} is not a valid email; order imported without it")
     return email
@@ -116,7 +122,7 @@ def contact_phone(value: Any, column: str, region: str | None, warnings: list[st
     text = str(value or "").strip()
     if not text:
         return None
-    phone = normalize_phone(text, region)
+    phone = _phone(text, region)
     if phone is None:
         hint = "" if text.startswith("+") or region else " (no country to read a national number)"
         warnings.append(f"{column}: {text!r} is not a valid phone number{hint}; order imported without it")
