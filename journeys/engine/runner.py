@@ -12,6 +12,7 @@ action), so a retried batch creates nothing twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -28,7 +29,7 @@ from django.utils import timezone
 from journeys.engine.actions import ActionBatch
 from journeys.engine.core import RunState, run_plan, watched_event_names
 from journeys.engine.facts import BatchFacts, audience_slugs
-from journeys.models import JourneyStatus, Run, RunStatus, RunStep
+from journeys.models import Journey, JourneyStatus, Run, RunStatus, RunStep
 from journeys.versions_cache import definition_of
 
 logger = logging.getLogger(__name__)
@@ -86,13 +87,16 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
     result = AdvanceResult(batches=1)
     runs = list(
         # of=self: the joined journey row must not be locked, or concurrent batches would skip each other.
-        Run.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=run_ids, lease_owner=owner, status=RunStatus.ACTIVE)
-        .select_related("journey")
+        Run.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            pk__in=run_ids, lease_owner=owner, status=RunStatus.ACTIVE
+        )
     )
     result.skipped = len(run_ids) - len(runs)
     if not runs:
         return result
+    journeys = Journey.objects.in_bulk({r.journey_id for r in runs})
+    for run in runs:
+        run.journey = journeys[run.journey_id]
     definitions = {r.version_id: definition_of(r.version_id) for r in runs}
     names: set[str] = set()
     slugs: set[str] = set()
@@ -107,7 +111,7 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
         now=now,
     )
     actions = ActionBatch(now=now)
-    steps: list[RunStep] = []
+    steps: list[tuple] = []
     for run in runs:
         definition = definitions[run.version_id]
         state = RunState(
@@ -128,15 +132,15 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
             if outcome:
                 detail["actions"] = outcome
             steps.append(
-                RunStep(
-                    run_id=run.pk,
-                    seq=visit.seq,
-                    stage_key=visit.stage_key,
-                    from_stage=visit.from_stage,
-                    reason=visit.reason[:200],
-                    at=visit.at,
-                    detail=detail,
-                    worker=owner,
+                (
+                    run.pk,
+                    visit.seq,
+                    visit.stage_key,
+                    visit.from_stage,
+                    visit.reason[:200],
+                    visit.at,
+                    detail,
+                    owner,
                 )
             )
             actions.announce_stage(run=run, visit=visit, entered=visit.seq == 1)
@@ -146,7 +150,7 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
         result.completed += plan.ended == "completed"
         result.exited += plan.ended == "exited"
         _copy_state(run, state)
-    RunStep.objects.bulk_create(steps, batch_size=2000)
+    _steps_write(steps)
     _runs_write(runs)
     actions.flush()
     result.runs = len(runs)
@@ -159,6 +163,25 @@ def _copy_state(run: Run, state: RunState) -> None:
     run.variant, run.status, run.due_at = state.variant, state.status, state.due_at
     run.ended_at, run.end_reason = state.ended_at, state.end_reason[:200]
     run.lease_until, run.lease_owner = None, ""
+
+
+_STEP_COLUMNS = ("run_id", "seq", "stage_key", "from_stage", "reason", "at", "detail", "worker")
+
+
+def _steps_write(steps: list[tuple]) -> None:
+    """COPY on PostgreSQL (the step rows are most of a batch's writes); bulk_create elsewhere."""
+    if not steps:
+        return
+    if connection.vendor != "postgresql":
+        RunStep.objects.bulk_create(
+            [RunStep(**dict(zip(_STEP_COLUMNS, row, strict=True))) for row in steps], batch_size=2000
+        )
+        return
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
+        with raw.copy(f"COPY {RunStep._meta.db_table} ({', '.join(_STEP_COLUMNS)}) FROM STDIN") as copy:
+            for row in steps:
+                copy.write_row((*row[:6], json.dumps(row[6]), row[7]))
 
 
 _RUN_FIELDS = [
@@ -174,38 +197,26 @@ _RUN_FIELDS = [
 
 
 def _runs_write(runs: list[Run]) -> None:
-    """One UPDATE … FROM (VALUES …) per batch on PostgreSQL; Django's bulk_update elsewhere."""
+    """One UPDATE … FROM unnest(arrays) per batch on PostgreSQL (nine parameters, whatever the batch
+    size); Django's bulk_update elsewhere."""
     if connection.vendor != "postgresql":
         Run.objects.bulk_update(runs, [*_RUN_FIELDS, "lease_until", "lease_owner"], batch_size=500)
         return
-    rows = [
-        (
-            r.pk,
-            r.stage_key,
-            r.stage_entered_at,
-            r.visits,
-            r.variant,
-            r.status,
-            r.due_at,
-            r.ended_at,
-            r.end_reason,
-        )
+    columns = list(zip(*[
+        (r.pk, r.stage_key, r.stage_entered_at, r.visits, r.variant, r.status, r.due_at, r.ended_at, r.end_reason)
         for r in runs
-    ]
-    placeholders = ", ".join(
-        ["(%s, %s, %s::timestamptz, %s, %s, %s, %s::timestamptz, %s::timestamptz, %s)"] * len(rows)
-    )
-    params = [v for row in rows for v in row]
+    ], strict=True))  # fmt: skip
     table = Run._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {table} AS r SET stage_key = v.stage_key, stage_entered_at = v.stage_entered_at,
                     visits = v.visits, variant = v.variant, status = v.status, due_at = v.due_at,
                     ended_at = v.ended_at, end_reason = v.end_reason, lease_until = NULL, lease_owner = ''
-                FROM (VALUES {placeholders}) AS v(id, stage_key, stage_entered_at, visits, variant, status,
-                                               due_at, ended_at, end_reason)
+                FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[],
+                            %s::timestamptz[], %s::timestamptz[], %s::text[])
+                     AS v(id, stage_key, stage_entered_at, visits, variant, status, due_at, ended_at, end_reason)
                 WHERE r.id = v.id""",
-            params,
+            [list(c) for c in columns],
         )
 
 
