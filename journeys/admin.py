@@ -1,0 +1,292 @@
+"""Admin for journey designers: edit a journey (structured editor with the JSON beside it), see it drawn
+with live counts per stage, validation errors inline, publish / pause / resume / archive; runs with their
+stage history (filter by profile); broadcasts with variants and results."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from journeys.definition import DefinitionInvalid
+from journeys.diagram import GraphvizMissing, journey_dot, journey_svg
+from journeys.models import Broadcast, BroadcastVariant, Journey, JourneyStatus, Run, RunStep
+from journeys.selectors import journey_counts, stage_counts
+from journeys.services.broadcasts import broadcast_results, broadcast_schedule
+from journeys.services.versions import (
+    JourneyStateError,
+    VersionFrozen,
+    draft_create,
+    journey_archive,
+    journey_create,
+    journey_draft,
+    journey_pause,
+    journey_resume,
+    version_publish,
+    version_update,
+    version_validate,
+)
+
+STARTER = {
+    "slug": "my-journey",
+    "name": "My journey",
+    "entry": {"event": "Signed Up"},
+    "reentry": "never",
+    "stages": [
+        {"key": "welcome", "actions": [], "transitions": [{"to": "done", "after": {"days": 1}}]},
+        {"key": "done", "exit": True},
+    ],
+}
+
+
+def _latest_version(journey: Journey):
+    return journey.versions.order_by("-number").first()
+
+
+class JourneyDesignForm(forms.ModelForm):
+    definition = forms.JSONField(
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 90, "class": "vLargeTextField journey-json"}),
+        help_text="The journey definition (see docs/journeys.md). Saving stores a draft; publishing freezes it.",
+    )
+
+    class Meta:
+        model = Journey
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        latest = _latest_version(self.instance) if self.instance.pk else None
+        self.fields["definition"].initial = latest.definition if latest else STARTER
+
+    def clean_definition(self):
+        value = self.cleaned_data["definition"]
+        if not isinstance(value, dict):
+            raise ValidationError("The definition must be a JSON object.")
+        if not self.instance.pk and Journey.objects.filter(slug=value.get("slug")).exists():
+            raise ValidationError(f"A journey with slug {value.get('slug')!r} exists.")
+        if self.instance.pk and value.get("slug") != self.instance.slug:
+            raise ValidationError(f"The slug of an existing journey stays {self.instance.slug!r}.")
+        return value
+
+
+@admin.register(Journey)
+class JourneyAdmin(admin.ModelAdmin):
+    form = JourneyDesignForm
+    change_form_template = "admin/journeys/journey/change_form.html"
+    list_display = ["name", "slug", "status", "live", "active_runs", "conversions"]
+    list_filter = ["status"]
+    search_fields = ["name", "slug"]
+    fieldsets = [(None, {"fields": ["definition"]})]
+
+    @admin.display(description="live version")
+    def live(self, obj: Journey) -> str:
+        return f"v{obj.live_version.number}" if obj.live_version_id else "—"
+
+    @admin.display(description="active runs")
+    def active_runs(self, obj: Journey) -> int:
+        return journey_counts(journey=obj)["active"]
+
+    @admin.display(description="conversions")
+    def conversions(self, obj: Journey) -> int:
+        return journey_counts(journey=obj)["converted"]
+
+    def save_model(self, request, obj, form, change):
+        definition = form.cleaned_data["definition"]
+        if not change:
+            created = journey_create(definition=definition)
+            obj.pk, obj.slug, obj.name = created.pk, created.slug, created.name
+            return
+        draft = journey_draft(journey=obj)
+        try:
+            if draft is None:
+                draft_create(journey=obj, definition=definition)
+            else:
+                version_update(version=draft, definition=definition)
+        except VersionFrozen as exc:  # pragma: no cover - drafts are never frozen
+            messages.error(request, str(exc))
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/diagram.svg",
+                self.admin_site.admin_view(self.diagram_view),
+                name="journeys_journey_diagram",
+            ),
+            path(
+                "<int:pk>/publish/",
+                self.admin_site.admin_view(self.publish_view),
+                name="journeys_journey_publish",
+            ),
+            path(
+                "<int:pk>/state/<str:to>/",
+                self.admin_site.admin_view(self.state_view),
+                name="journeys_journey_state",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        journey = get_object_or_404(Journey, pk=object_id)
+        latest = _latest_version(journey)
+        report = version_validate(version=latest) if latest else None
+        counts = stage_counts(journey=journey)
+        context = {
+            "journey": journey,
+            "version": latest,
+            "report": report,
+            "counts": journey_counts(journey=journey),
+            "stage_counts": sorted(counts.items()),
+            "diagram": self._diagram_html(latest.definition if latest else {}, counts),
+            "has_draft": bool(latest and not latest.is_frozen),
+            "runs_url": reverse("admin:journeys_run_changelist") + f"?journey__id__exact={journey.pk}",
+        }
+        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
+
+    def _diagram_html(self, definition: dict, counts) -> str:
+        try:
+            return mark_safe(journey_svg(definition, counts))  # noqa: S308 - SVG produced by dot from escaped labels
+        except GraphvizMissing as exc:
+            return format_html(
+                "<p class='errornote'>{}</p><pre>{}</pre>", exc, journey_dot(definition, counts)
+            )
+        except Exception as exc:  # a malformed draft must not break the page
+            return format_html("<p class='errornote'>Cannot draw this definition: {}</p>", exc)
+
+    def diagram_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        journey = get_object_or_404(Journey, pk=pk)
+        latest = _latest_version(journey)
+        try:
+            svg = journey_svg(latest.definition if latest else {}, stage_counts(journey=journey))
+        except GraphvizMissing as exc:
+            return HttpResponse(str(exc), status=503, content_type="text/plain")
+        return HttpResponse(svg, content_type="image/svg+xml")
+
+    def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        journey = get_object_or_404(Journey, pk=pk)
+        back = HttpResponseRedirect(reverse("admin:journeys_journey_change", args=[pk]))
+        if request.method != "POST":
+            return back
+        if not self.has_change_permission(request, journey):
+            messages.error(request, "You may not publish journeys.")
+            return back
+        draft = journey_draft(journey=journey)
+        if draft is None:
+            messages.warning(request, "There is no draft to publish: save a change first.")
+            return back
+        mapping_text = request.POST.get("migrate", "").strip()
+        try:
+            mapping = json.loads(mapping_text) if mapping_text else None
+            if mapping is not None and not isinstance(mapping, dict):
+                raise ValueError("the mapping must be a JSON object")
+            version_publish(version=draft, migrate=mapping)
+        except DefinitionInvalid as exc:
+            messages.error(request, f"Not published — {len(exc.report.errors)} error(s): {exc}")
+            return back
+        except ValueError as exc:
+            messages.error(request, f"Not published — migration mapping: {exc}")
+            return back
+        messages.success(request, f"Published version {draft.number}; new entries start on it.")
+        return back
+
+    def state_view(self, request: HttpRequest, pk: int, to: str) -> HttpResponse:
+        journey = get_object_or_404(Journey, pk=pk)
+        back = HttpResponseRedirect(reverse("admin:journeys_journey_change", args=[pk]))
+        actions = {"pause": journey_pause, "resume": journey_resume, "archive": journey_archive}
+        if request.method != "POST" or to not in actions or not self.has_change_permission(request, journey):
+            return back
+        try:
+            actions[to](journey=journey)
+        except JourneyStateError as exc:
+            messages.error(request, str(exc))
+            return back
+        journey.refresh_from_db()
+        messages.success(request, f"The journey is now {journey.get_status_display().lower()}.")
+        return back
+
+
+class RunStepInline(admin.TabularInline):
+    model = RunStep
+    fields = ["seq", "at", "from_stage", "stage_key", "reason", "detail", "worker"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    """Runs with their stage history. Filter by profile: ?profile__id__exact=<id>."""
+
+    list_display = ["id", "journey", "profile_link", "status", "stage_key", "variant", "holdout", "entered_at",
+                    "due_at", "converted_at"]  # fmt: skip
+    list_filter = ["journey", "status", "holdout", "variant"]
+    search_fields = ["=profile__id", "stage_key", "entry_key"]
+    list_select_related = ["journey"]
+    inlines = [RunStepInline]
+    readonly_fields = [f.name for f in Run._meta.fields]
+    date_hierarchy = "entered_at"
+
+    @admin.display(description="profile")
+    def profile_link(self, obj: Run) -> str:
+        runs = reverse("admin:journeys_run_changelist") + f"?profile__id__exact={obj.profile_id}"
+        return format_html(
+            "<a href='{}' title='All journey runs of this profile'>{}</a>", runs, obj.profile_id
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class BroadcastVariantInline(admin.TabularInline):
+    model = BroadcastVariant
+    extra = 2
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    list_display = ["name", "audience_slug", "channel", "status", "send_at", "local_time", "recurrence",
+                    "test_percent", "winner_variant"]  # fmt: skip
+    list_filter = ["status", "channel"]
+    inlines = [BroadcastVariantInline]
+    readonly_fields = ["status", "winner_variant", "winner_due_at", "occurrence", "results"]
+    actions = ["schedule"]
+
+    @admin.action(description="Check and schedule the selected broadcasts")
+    def schedule(self, request, queryset):
+        for b in queryset:
+            try:
+                broadcast_schedule(broadcast=b)
+                self.message_user(request, f"{b.name}: scheduled for {b.send_at:%Y-%m-%d %H:%M} UTC")
+            except ValidationError as exc:
+                errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
+                self.message_user(request, f"{b.name}: not scheduled — {errors}", level=messages.ERROR)
+
+    @admin.display(description="results of the latest send")
+    def results(self, obj: Broadcast) -> str:
+        if not obj.pk or not obj.occurrence:
+            return "—"
+        rows = broadcast_results(broadcast=obj, occurrence=obj.occurrence, phase="")
+        return format_html(
+            "<table><tr><th>variant</th><th>recipients</th><th>open rate</th><th>click rate</th>"
+            "<th>conversion rate</th></tr>{}</table>",
+            mark_safe("".join(  # noqa: S308 - every value below is escaped by format_html
+                format_html("<tr><td>{}</td><td>{}</td><td>{:.1%}</td><td>{:.1%}</td><td>{:.1%}</td></tr>",
+                            r.variant, r.recipients, r.rate("open"), r.rate("click"), r.rate("conversion"))
+                for r in rows
+            )),
+        )  # fmt: skip
+
+
+__all__ = ["JourneyAdmin", "RunAdmin", "BroadcastAdmin", "JourneyStatus"]
