@@ -22,8 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils import timezone
 
 from audiences.jsonmatch import JsonMatch, json_value_number
@@ -42,6 +43,8 @@ from tracking.models import Consent, ConsentStatus, Event, Profile
 
 NEGATED = {"neq": "eq", "not_in": "in", "not_exists": "exists"}
 LOOKUPS = {"gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt", "eq": "exact"}
+COMPARE = {"gte": GreaterThanOrEqual, "gt": GreaterThan, "lte": LessThanOrEqual, "lt": LessThan, "eq": Exact}
+CORRELATE_UP_TO = 5000
 
 
 def profiles_matching(
@@ -164,7 +167,14 @@ class _Compiler:
         qs = Event.objects.filter(name=name, profile_id__isnull=False)
         for cond in where:
             qs = qs.filter(self.condition(F("properties"), split_path(cond["property"]), cond))
-        return self._restrict(qs).order_by()
+        # Correlated subqueries are already tied to one profile; an id list there only costs.
+        return (qs if self.correlated else self._restrict(qs)).order_by()
+
+    @property
+    def correlated(self) -> bool:
+        # For a bounded set of profiles, one index probe per profile (event_profile_ts_idx) beats
+        # scanning every event of the name; for everyone, one grouped scan beats a probe per profile.
+        return self.ids is not None and len(self.ids) <= CORRELATE_UP_TO
 
     def event(self, node: dict[str, Any]) -> Q:
         qs = self.events(node["event"], node.get("where", []))
@@ -176,7 +186,17 @@ class _Compiler:
         count = node.get("count", {"gte": 1})
         total = node.get("sum")
         if not total and count in ({"gte": 1}, {"gt": 0}):
+            if self.correlated:
+                return Q(Exists(qs.filter(profile_id=OuterRef("pk"))))
             return Q(pk__in=qs.values("profile_id"))
+        if self.correlated:
+            if (
+                total
+                and "count" not in node
+                and not _holds({k: v for k, v in total.items() if k != "property"}, 0)
+            ):
+                count = {}  # a sum that zero events cannot reach already implies at least one event
+            return self._event_correlated(qs, count, total)
         having = Q(**{f"_n__{LOOKUPS[op]}": bound for op, bound in count.items()})
         grouped = qs.values("profile_id").annotate(_n=Count("id"))
         zero_ok = _holds(count, 0)
@@ -193,9 +213,36 @@ class _Compiler:
             return ~Q(pk__in=grouped.filter(~having).values("profile_id"))
         return Q(pk__in=grouped.filter(having).values("profile_id"))
 
+    def _event_correlated(
+        self, qs: QuerySet[Event], count: dict[str, Any], total: dict[str, Any] | None
+    ) -> Q:
+        mine = qs.filter(profile_id=OuterRef("pk")).values("profile_id")
+        n = Coalesce(Subquery(mine.annotate(_n=Count("id")).values("_n")), Value(0))
+        q = Q()
+        for op, bound in count.items():
+            q &= Q(COMPARE[op](n, Value(bound)))
+        if total:
+            number = json_value_number("properties", split_path(total["property"]))
+            s = Coalesce(
+                Subquery(mine.annotate(_s=Sum(number)).values("_s"), output_field=number.output_field),
+                Value(_number(0)),
+                output_field=number.output_field,
+            )
+            for op, bound in total.items():
+                if op != "property":
+                    q &= Q(COMPARE[op](s, Value(_number(bound))))
+        return q
+
     def last_event(self, node: dict[str, Any]) -> Q:
-        grouped = self.events(node["last_event"], node.get("where", [])).values("profile_id")
-        grouped = grouped.annotate(_last=Max("timestamp"))
+        events = self.events(node["last_event"], node.get("where", []))
+        if self.correlated:
+            # Exists stays true or false (never NULL), so "not" around it stays exact.
+            mine = events.filter(profile_id=OuterRef("pk"))
+            if "older_than_days" in node:
+                cutoff = self.now - timedelta(days=node["older_than_days"])
+                return Q(Exists(mine)) & ~Q(Exists(mine.filter(timestamp__gte=cutoff)))
+            return Q(Exists(mine.filter(timestamp__gte=self.now - timedelta(days=node["within_days"]))))
+        grouped = events.values("profile_id").annotate(_last=Max("timestamp"))
         if "older_than_days" in node:
             grouped = grouped.filter(_last__lt=self.now - timedelta(days=node["older_than_days"]))
         else:
@@ -216,6 +263,8 @@ class _Compiler:
         if "within_days" in node:
             first = first.filter(timestamp__gte=self.now - timedelta(days=node["within_days"]))
         assert inner is not None
+        if self.correlated:
+            return Q(Exists(first.filter(profile_id=OuterRef("pk")).filter(Exists(inner))))
         return Q(pk__in=first.filter(Exists(inner)).values("profile_id"))
 
     def audience(self, slug: str) -> Q:

@@ -54,6 +54,15 @@ class JsonMatch(Func):
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         col_sql, col_params = compiler.compile(self.source_expressions[0])
+        col_params = list(col_params)
+        if not self.path and self.op == "eq":
+            # A top-level list (tags): containment, which a GIN index can serve.
+            return f"COALESCE({col_sql} @> %s::jsonb, false)", [*col_params, json.dumps(self.value)]
+        # jsonpath's lax mode gives the language's list semantics in one call. Fast paths built from
+        # ->, #> and CASE measured slower than it (more calls per row), so there is none.
+        return self._pg_general(col_sql, col_params)
+
+    def _pg_general(self, col_sql: str, col_params: list[Any]) -> tuple[str, list[Any]]:
         base = _jsonpath(self.path)
         if self.op in DATE_OPS:
             return self._pg_dates(base, col_sql, list(col_params))

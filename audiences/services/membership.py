@@ -62,28 +62,10 @@ def audience_refresh(
     ids = None if profile_ids is None else sorted(set(profile_ids))
     if ids == []:
         return result
-    matching = profiles_matching(audience.rule, now=now, profile_ids=ids).order_by().values("id")
-    match_sql, match_params = matching.query.sql_with_params()
-    table = AudienceMembership._meta.db_table
-    scope, scope_params = "", []
-    if ids is not None:
-        scope, scope_params = _ids_condition("m.profile_id", ids)
-        scope = f" AND {scope}"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (audience_id, profile_id, entered_at, exited_at) "
-            f"SELECT %s, q.id, %s, NULL FROM ({match_sql}) AS q "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} m WHERE m.audience_id = %s "
-            f"AND m.profile_id = q.id AND m.exited_at IS NULL) RETURNING profile_id",
-            [audience.pk, now, *match_params, audience.pk],
-        )
-        result.entered = sorted(row[0] for row in cursor.fetchall())
-        cursor.execute(
-            f"UPDATE {table} AS m SET exited_at = %s WHERE m.audience_id = %s AND m.exited_at IS NULL"
-            f"{scope} AND m.profile_id NOT IN ({match_sql}) RETURNING m.profile_id",
-            [now, audience.pk, *scope_params, *match_params],
-        )
-        result.exited = sorted(row[0] for row in cursor.fetchall())
+    if ids is None:
+        result.entered, result.exited = _diff_all(audience, now)
+    else:
+        result.entered, result.exited = _diff_some(audience, ids, now)
     result.ms = int((time.monotonic() - started) * 1000)
     fields = []
     if ids is None:
@@ -91,22 +73,71 @@ def audience_refresh(
         audience.next_refresh_at = audience_next_refresh(audience=audience, now=now)
         audience.refresh_leased_until = None
         fields += ["last_refreshed_at", "last_refresh_ms", "next_refresh_at", "refresh_leased_until"]
-    if result.entered or result.exited or ids is None:
-        audience.member_count = AudienceMembership.objects.filter(
-            audience=audience, exited_at__isnull=True
-        ).count()
-        result.members = audience.member_count
-        fields.append("member_count")
-    if fields:
-        Audience.objects.filter(pk=audience.pk).update(**{f: getattr(audience, f) for f in fields})
+    changes: dict = {f: getattr(audience, f) for f in fields}
+    if ids is None:
+        result.members = AudienceMembership.objects.filter(audience=audience, exited_at__isnull=True).count()
+        changes["member_count"] = result.members
+    elif result.entered or result.exited:
+        # The audience row is locked, so adjusting by the difference stays exact.
+        changes["member_count"] = F("member_count") + len(result.entered) - len(result.exited)
+    if changes:
+        Audience.objects.filter(pk=audience.pk).update(**changes)
     _announce(audience, result.entered, result.exited)
     return result
 
 
-def _ids_condition(column: str, ids: list[int]) -> tuple[str, list]:
+def _diff_all(audience: Audience, now: datetime) -> tuple[list[int], list[int]]:
+    """Full refresh: the rule runs once into a temporary table; two set-based statements diff it."""
+    matching = profiles_matching(audience.rule, now=now).order_by().values("id")
+    match_sql, match_params = matching.query.sql_with_params()
+    table = AudienceMembership._meta.db_table
+    tmp = "audiences_refresh_match"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {tmp}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {tmp} AS {match_sql}", match_params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {tmp}")
+        cursor.execute(
+            f"INSERT INTO {table} (audience_id, profile_id, entered_at, exited_at) "
+            f"SELECT %s, q.id, %s, NULL FROM {tmp} q WHERE NOT EXISTS (SELECT 1 FROM {table} m "
+            f"WHERE m.audience_id = %s AND m.profile_id = q.id AND m.exited_at IS NULL) RETURNING profile_id",
+            [audience.pk, now, audience.pk],
+        )
+        entered = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            f"UPDATE {table} SET exited_at = %s WHERE audience_id = %s AND exited_at IS NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {tmp} q WHERE q.id = {table}.profile_id) RETURNING profile_id",
+            [now, audience.pk],
+        )
+        exited = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(f"DROP TABLE {tmp}")
+    return entered, exited
+
+
+def _diff_some(audience: Audience, ids: list[int], now: datetime) -> tuple[list[int], list[int]]:
+    """Incremental: a bounded set of profiles (one chunk), so their answers come back as ids."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [ids]
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        # The per-profile plans look costly to the planner, whose JIT compilation then takes
+        # longer than the query itself.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+    matched = set(
+        profiles_matching(audience.rule, now=now, profile_ids=ids).order_by().values_list("id", flat=True)
+    )
+    open_ids = set(
+        AudienceMembership.objects.filter(
+            audience=audience, exited_at__isnull=True, profile_id__in=ids
+        ).values_list("profile_id", flat=True)
+    )
+    entered, exited = sorted(matched - open_ids), sorted(open_ids - matched)
+    AudienceMembership.objects.bulk_create(
+        [AudienceMembership(audience=audience, profile_id=pid, entered_at=now) for pid in entered]
+    )
+    if exited:
+        AudienceMembership.objects.filter(
+            audience=audience, exited_at__isnull=True, profile_id__in=exited
+        ).update(exited_at=now)
+    return entered, exited
 
 
 def audience_next_refresh(*, audience: Audience, now: datetime) -> datetime | None:
