@@ -121,6 +121,19 @@ class ActionBatch:
             }
             self._announcements.append(("journey.stage_changed", payload, f"{run.pk}:visit:{visit.seq}"))
 
+    def announce_conversion(self, *, run: Run, event_name: str, at: datetime) -> None:
+        payload = {
+            "journey": run.journey.slug,
+            "journey_id": run.journey_id,
+            "run_id": run.pk,
+            "profile_id": run.profile_id,
+            "variant": run.variant,
+            "holdout": run.holdout,
+            "event": event_name,
+            "at": at.isoformat(),
+        }
+        self._announcements.append(("journey.converted", payload, f"{run.pk}:converted"))
+
     def announce_end(self, *, run: Run, state: RunState) -> None:
         payload = {
             "journey": run.journey.slug,

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from journeys.conds import event_matches
 from journeys.engine.actions import ActionBatch
 from journeys.engine.core import RunState, run_plan, watched_event_names
 from journeys.engine.facts import BatchFacts, audience_slugs
@@ -102,6 +103,8 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
     slugs: set[str] = set()
     for d in definitions.values():
         names |= watched_event_names(d)
+        if d.get("goal"):
+            names.add(d["goal"]["event"])
         slugs |= audience_slugs(d)
     facts = BatchFacts(
         profile_ids={r.profile_id for r in runs},
@@ -146,6 +149,7 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
             actions.announce_stage(run=run, visit=visit, entered=visit.seq == 1)
         if plan.ended:
             actions.announce_end(run=run, state=state)
+        _goal_check(run, definition, facts, now, actions)
         result.transitions += plan.transitions
         result.completed += plan.ended == "completed"
         result.exited += plan.ended == "exited"
@@ -156,6 +160,18 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
     result.runs = len(runs)
     result.journeys = {r.journey_id for r in runs}
     return result
+
+
+def _goal_check(run: Run, definition: dict, facts: BatchFacts, now: datetime, actions: ActionBatch) -> None:
+    """Conversions the engine sees while catching up (live ones are recorded as events arrive)."""
+    goal = definition.get("goal")
+    if not goal or run.converted_at is not None or run.goal_deadline is None:
+        return
+    for ev in facts.events(run.profile_id, {goal["event"]}, run.entered_at, min(run.goal_deadline, now)):
+        if event_matches(name=ev.name, properties=ev.properties, match=goal, now=ev.timestamp):
+            run.converted_at, run.conversion_event_id = ev.timestamp, ev.id
+            actions.announce_conversion(run=run, event_name=ev.name, at=ev.timestamp)
+            return
 
 
 def _copy_state(run: Run, state: RunState) -> None:
@@ -197,13 +213,14 @@ _RUN_FIELDS = [
 
 
 def _runs_write(runs: list[Run]) -> None:
-    """One UPDATE … FROM unnest(arrays) per batch on PostgreSQL (nine parameters, whatever the batch
+    """One UPDATE … FROM unnest(arrays) per batch on PostgreSQL (one array per column, whatever the batch
     size); Django's bulk_update elsewhere."""
     if connection.vendor != "postgresql":
         Run.objects.bulk_update(runs, [*_RUN_FIELDS, "lease_until", "lease_owner"], batch_size=500)
         return
     columns = list(zip(*[
-        (r.pk, r.stage_key, r.stage_entered_at, r.visits, r.variant, r.status, r.due_at, r.ended_at, r.end_reason)
+        (r.pk, r.stage_key, r.stage_entered_at, r.visits, r.variant, r.status, r.due_at, r.ended_at, r.end_reason,
+         r.converted_at, r.conversion_event_id)
         for r in runs
     ], strict=True))  # fmt: skip
     table = Run._meta.db_table
@@ -211,10 +228,13 @@ def _runs_write(runs: list[Run]) -> None:
         cursor.execute(
             f"""UPDATE {table} AS r SET stage_key = v.stage_key, stage_entered_at = v.stage_entered_at,
                     visits = v.visits, variant = v.variant, status = v.status, due_at = v.due_at,
-                    ended_at = v.ended_at, end_reason = v.end_reason, lease_until = NULL, lease_owner = ''
+                    ended_at = v.ended_at, end_reason = v.end_reason, lease_until = NULL, lease_owner = '',
+                    converted_at = COALESCE(r.converted_at, v.converted_at),
+                    conversion_event_id = COALESCE(r.conversion_event_id, v.conversion_event_id)
                 FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[],
-                            %s::timestamptz[], %s::timestamptz[], %s::text[])
-                     AS v(id, stage_key, stage_entered_at, visits, variant, status, due_at, ended_at, end_reason)
+                            %s::timestamptz[], %s::timestamptz[], %s::text[], %s::timestamptz[], %s::bigint[])
+                     AS v(id, stage_key, stage_entered_at, visits, variant, status, due_at, ended_at, end_reason,
+                          converted_at, conversion_event_id)
                 WHERE r.id = v.id""",
             [list(c) for c in columns],
         )
