@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tracking.messages import MessageError, Rejection, message_to_event, parse_timestamp
+from tracking.messages import MessageError, Rejection, message_to_row, parse_timestamp
 from tracking.models import Event, Source
 from tracking.processing import events_process_wake
 
@@ -29,64 +30,82 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
 
 
+EVENT_COLUMNS = (
+    "source_id",
+    "message_id",
+    "type",
+    "name",
+    "user_id",
+    "anonymous_id",
+    "group_id",
+    "previous_id",
+    "properties",
+    "traits",
+    "context",
+    "original_timestamp",
+    "sent_at",
+    "received_at",
+    "timestamp",
+)
+
+
 def events_store(events: list[Event]) -> int:
     """Insert events, skipping (source, messageId) pairs already stored. Returns how many were new."""
-    if not events:
+    return rows_store([{column: getattr(e, column) for column in EVENT_COLUMNS} for e in events])
+
+
+def rows_store(rows: list[dict[str, Any]]) -> int:
+    """Insert event rows (EVENT_COLUMNS → value), skipping (source, messageId) pairs already stored.
+
+    Returns how many were new.
+    """
+    if not rows:
         return 0
     # Duplicates inside one request count once.
-    unique = list({(e.source_id, e.message_id): e for e in events}.values())
+    unique = list({(r["source_id"], r["message_id"]): r for r in rows}.values())
     if settings.IS_POSTGRES:
         return _insert_postgres(unique)
-    created = Event.objects.bulk_create(unique, ignore_conflicts=True, batch_size=1000)
+    created = Event.objects.bulk_create([Event(**r) for r in unique], ignore_conflicts=True, batch_size=1000)
     return len(created)
 
 
-_COLUMNS = (
-    "source_id, message_id, type, name, user_id, anonymous_id, group_id, previous_id, "
-    "properties, traits, context, original_timestamp, sent_at, received_at, timestamp"
-)
 _INSERT = (
-    f"INSERT INTO tracking_event ({_COLUMNS}) "
-    "SELECT s, m, t, n, u, a, g, p, pr::jsonb, tr::jsonb, c::jsonb, ot, sa, ra, ts FROM unnest("
-    "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], "
-    "%s::timestamptz[]) AS v(s, m, t, n, u, a, g, p, pr, tr, c, ot, sa, ra, ts) "
+    f"INSERT INTO tracking_event ({', '.join(EVENT_COLUMNS)}) "
+    f"SELECT {', '.join(EVENT_COLUMNS)} FROM json_to_recordset(%s::json) AS r("
+    "source_id bigint, message_id text, type text, name text, user_id text, anonymous_id text, "
+    "group_id text, previous_id text, properties jsonb, traits jsonb, context jsonb, "
+    "original_timestamp timestamptz, sent_at timestamptz, received_at timestamptz, timestamp timestamptz) "
     "ON CONFLICT (source_id, message_id) DO NOTHING"
 )
+
+
+def _insert_postgres(rows: list[dict[str, Any]]) -> int:
+    """One INSERT … SELECT FROM json_to_recordset per request: the whole batch travels as one JSON
+    document (orjson writes it, PostgreSQL parses it, no per-value quoting in Python), and
+    ON CONFLICT's row count says exactly how many were new (no second query to count them)."""
+    document = _json_text(rows)
+    if "\\u0000" in document:  # PostgreSQL text and jsonb cannot hold NUL: drop it (rare)
+        document = _json_text(_without_nul(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, [document])
+        return cursor.rowcount
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _json_text(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # an integer beyond 64 bits: the standard library takes it
-        return json.dumps(value)
-
-
-def _insert_postgres(events: list[Event]) -> int:
-    """One INSERT … SELECT FROM unnest per request: a single round trip whatever the batch size, and
-    ON CONFLICT's row count says exactly how many were new (no second query to count them)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT,
-            [
-                [e.source_id for e in events],
-                [e.message_id for e in events],
-                [e.type for e in events],
-                [e.name for e in events],
-                [e.user_id for e in events],
-                [e.anonymous_id for e in events],
-                [e.group_id for e in events],
-                [e.previous_id for e in events],
-                [_json_text(e.properties) for e in events],
-                [_json_text(e.traits) for e in events],
-                [_json_text(e.context) for e in events],
-                [e.original_timestamp for e in events],
-                [e.sent_at for e in events],
-                [e.received_at for e in events],
-                [e.timestamp for e in events],
-            ],
-        )
-        return cursor.rowcount
+        return json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def ingest_messages(
@@ -106,13 +125,13 @@ def ingest_messages(
     except MessageError as exc:
         result.rejected = [Rejection(i, str(exc)) for i in range(len(messages))]
         return result
-    events: list[Event] = []
+    rows: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         try:
-            events.append(
-                message_to_event(
+            rows.append(
+                message_to_row(
                     message,
-                    source=source,
+                    source_id=source.pk,
                     received_at=received_at,
                     forced_type=forced_type,
                     batch_context=batch_context,
@@ -123,10 +142,10 @@ def ingest_messages(
         except MessageError as exc:
             result.rejected.append(Rejection(index, str(exc)))
     with transaction.atomic():
-        stored = events_store(events)
+        stored = rows_store(rows)
         if stored and settings.TRACKING_PROCESS_ON_COMMIT:
             # robust: the events are committed; a failed wake-up must not turn that into an error.
             transaction.on_commit(events_process_wake, robust=True)
-    result.accepted = len(events)
-    result.duplicates = len(events) - stored
+    result.accepted = len(rows)
+    result.duplicates = len(rows) - stored
     return result

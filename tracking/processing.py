@@ -33,7 +33,7 @@ from tracking.locality import (
     LOCALITY_FIELDS,
     locality_from_context,
     locality_from_traits,
-    profile_context_locality,
+    locality_latest_from_contexts,
 )
 from tracking.models import (
     Channel,
@@ -372,16 +372,21 @@ def _profiles_update(events: list[Event], profiles: dict[int, Profile], now: Any
             profile.first_seen_at = event.timestamp
             changed.add(profile.pk)
 
+    # A late event (an offline device, a historical import) may be older than what the profile
+    # already has; for those profiles the stored events from that time on decide, read in one query.
+    late_since: dict[int, Any] = {}
+    for pid in touched:
+        before = seen_before[pid]
+        times = [at for at, _ in newest_context.get(pid, {}).values()]
+        if before is not None and times and min(times) < before:
+            late_since[pid] = min(times)
+    late_locality = _context_locality_since(late_since)
     for pid in touched:
         profile = profiles[pid]
-        candidates = newest_context.get(pid, {})
-        before = seen_before[pid]
-        if before is not None and any(at < before for at, _ in candidates.values()):
-            # A late event (an offline device, a historical import) may be older than what the
-            # profile already has: read the profile's events newest first to decide exactly.
-            context_locality = profile_context_locality(profile_id=pid)
+        if pid in late_since:
+            context_locality = late_locality.get(pid, {})
         else:
-            context_locality = {name: value for name, (_, value) in candidates.items()}
+            context_locality = {name: value for name, (_, value) in newest_context.get(pid, {}).items()}
         trait_locality = locality_from_traits(profile.traits)
         for field_name in LOCALITY_FIELDS:
             value = trait_locality.get(field_name) or context_locality.get(field_name)
@@ -392,6 +397,32 @@ def _profiles_update(events: list[Event], profiles: dict[int, Profile], now: Any
     if changed:
         _profiles_save([profiles[pid] for pid in sorted(changed)], now)
     return traits_changed
+
+
+def _context_locality_since(since: dict[int, Any]) -> dict[int, dict[str, str]]:
+    """Per profile, the locality its events from `since` on say, newest event first per field."""
+    if not since:
+        return {}
+    contexts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if settings.IS_POSTGRES:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT e.profile_id, e.context FROM tracking_event AS e "
+                "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS v(pid, since) "
+                "ON e.profile_id = v.pid AND e.timestamp >= v.since "
+                "ORDER BY e.profile_id, e.timestamp DESC, e.id DESC",
+                [list(since), list(since.values())],
+            )
+            for pid, context in cursor.fetchall():
+                contexts[pid].append(orjson.loads(context) if isinstance(context, str | bytes) else context)
+    else:
+        for pid, at in since.items():
+            contexts[pid] = list(
+                Event.objects.filter(profile_id=pid, timestamp__gte=at)
+                .order_by("-timestamp", "-id")
+                .values_list("context", flat=True)
+            )
+    return {pid: locality_latest_from_contexts(items) for pid, items in contexts.items()}
 
 
 _PROFILE_FIELDS = [
