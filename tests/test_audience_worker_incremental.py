@@ -39,4 +39,5 @@ def test_worker_moves_profile_into_audience_after_its_event(client, basic_auth):
         app.conf.task_always_eager = True
     membership = AudienceMembership.objects.get(audience=audience)
     assert membership.exited_at is None
-    assert elapsed < 10
+    # Seconds, not the minutes of a scheduled refresh (generous for a loaded 2-core CI machine).
+    assert elapsed < 20
