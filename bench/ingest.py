@@ -111,9 +111,14 @@ def batches_for_client(client: int, events: int, seed: int) -> list[bytes]:
     people: list[dict] = []
     now = datetime.now(UTC)
     bodies = []
+    # Event times advance through the last hour in sending order, as from live sites and apps
+    # (a person's events arrive in the order they happened).
+    step = timedelta(seconds=3600 / max(events, 1))
+    sequence = 0
     for _ in range(0, events, BATCH):
         messages = []
         for _ in range(BATCH):
+            sequence += 1
             if not people or rng.random() < 1 / 3:
                 people.append(
                     {"anon": str(uuid.UUID(int=rng.getrandbits(128))), "market": rng.choice(MARKETS)}
@@ -121,7 +126,7 @@ def batches_for_client(client: int, events: int, seed: int) -> list[bytes]:
                 person = people[-1]
             else:
                 person = rng.choice(people)
-            messages.append(_message(rng, person, now - timedelta(seconds=rng.randint(0, 3600))))
+            messages.append(_message(rng, person, now - timedelta(hours=1) + sequence * step))
         bodies.append(orjson.dumps({"batch": messages, "sentAt": now.isoformat()}))
     return bodies
 

@@ -19,6 +19,7 @@ import logging
 from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -168,28 +169,78 @@ def _process_one_batch(size: int) -> ProcessResult | str | None:
                 cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
                 if not cursor.fetchone()[0]:
                     return _BUSY
-        events = list(
-            Event.objects.select_for_update(skip_locked=True)
-            .filter(processed_at__isnull=True)
-            .order_by("id")[:size]
-        )
+        events = _pending_claim(size)
         if not events:
             return None
         result = _resolve(events)
         event_ids = [e.pk for e in events]
         profile_ids = sorted(result.profile_ids)
         changed_ids = sorted(result.changed_profile_ids)
+        # robust: the batch is committed; a failing subscriber upstairs must not stop the processor.
         transaction.on_commit(
-            lambda: signals.events_processed.send(sender=Event, event_ids=event_ids, profile_ids=profile_ids)
+            lambda: signals.events_processed.send(sender=Event, event_ids=event_ids, profile_ids=profile_ids),
+            robust=True,
         )
         if changed_ids:
             transaction.on_commit(
-                lambda: signals.profile_changed.send(sender=Profile, profile_ids=changed_ids)
+                lambda: signals.profile_changed.send(sender=Profile, profile_ids=changed_ids), robust=True
             )
         return result
 
 
-def _resolve(events: list[Event]) -> ProcessResult:
+@dataclass(slots=True)
+class PendingEvent:
+    """What resolution needs of an event (not its properties): lighter than a model instance."""
+
+    pk: int
+    message_id: str
+    type: str
+    user_id: str
+    anonymous_id: str
+    previous_id: str
+    traits: dict[str, Any]
+    context: dict[str, Any]
+    timestamp: datetime
+    profile_id: int | None = None
+
+
+_PENDING_FIELDS = (
+    "id",
+    "message_id",
+    "type",
+    "user_id",
+    "anonymous_id",
+    "previous_id",
+    "traits",
+    "context",
+    "timestamp",
+)
+
+
+def _pending_claim(size: int) -> list[PendingEvent]:
+    """The oldest pending events, locked for this transaction."""
+    if not settings.IS_POSTGRES:
+        rows = (
+            Event.objects.filter(processed_at__isnull=True)
+            .order_by("id")
+            .values_list(*_PENDING_FIELDS)[:size]
+        )
+        return [PendingEvent(*row) for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, message_id, type, user_id, anonymous_id, previous_id, traits::text, context::text, "
+            "timestamp FROM tracking_event WHERE processed_at IS NULL ORDER BY id LIMIT %s "
+            "FOR UPDATE SKIP LOCKED",
+            [size],
+        )
+        loads = orjson.loads
+        return [
+            PendingEvent(pk, mid, typ, uid, aid, prev, loads(traits), loads(context), ts)
+            for pk, mid, typ, uid, aid, prev, traits, context, ts in cursor.fetchall()
+        ]
+
+
+def _resolve(events: list[PendingEvent]) -> ProcessResult:
     result = ProcessResult(events=len(events))
     keys_of: list[list[Key]] = [event_keys(e) for e in events]
     all_values = {k[2] for keys in keys_of for k in keys} | {e.previous_id for e in events if e.previous_id}
@@ -239,7 +290,7 @@ def _resolve(events: list[Event]) -> ProcessResult:
     roots = {comps.find(n) for n in comps.parent}
     needs_new = sorted(r for r in roots if not comp_profiles.get(r))
     now = timezone.now()
-    created = Profile.objects.bulk_create([Profile() for _ in needs_new])
+    created = _profiles_create(len(needs_new), now)
     result.new_profiles = len(created)
     root_profile: dict[Node, int] = {r: p.pk for r, p in zip(needs_new, created, strict=True)}
     merges: list[tuple[int, int]] = []
@@ -264,7 +315,7 @@ def _resolve(events: list[Event]) -> ProcessResult:
         for node in comps.parent
         if node[0] != "profile" and node not in key_profile
     ]
-    Identity.objects.bulk_create(new_identities, ignore_conflicts=True)
+    _identities_add(new_identities, now)
     _contact_points_add(new_identities)
 
     for index, anchor, refused in conflicts:
@@ -275,7 +326,7 @@ def _resolve(events: list[Event]) -> ProcessResult:
             other_profile_id=other if other != pid else None,
             kind=refused[0],
             value=refused[2],
-            event=events[index],
+            event_id=events[index].pk,
             detail=(
                 f"event {events[index].message_id} ties {anchor[0]}={anchor[2]} to {refused[0]}={refused[2]}, "
                 "which belongs to a profile with another user id; not merged"
@@ -329,7 +380,60 @@ def _contact_points_add(identities: list[Identity]) -> None:
     for point in points:
         point.is_primary = (point.profile_id, point.channel) not in has_primary
         has_primary.add((point.profile_id, point.channel))
-    ContactPoint.objects.bulk_create(points, ignore_conflicts=True)
+    if not settings.IS_POSTGRES:
+        ContactPoint.objects.bulk_create(points, ignore_conflicts=True)
+        return
+    rows = [
+        {"p": c.profile_id, "c": c.channel, "a": c.address, "pr": c.is_primary, "t": timezone.now()}
+        for c in points
+    ]
+    _execute_json(
+        "INSERT INTO tracking_contactpoint (profile_id, channel, address, is_primary, active, created_at) "
+        "SELECT p, c, a, pr, true, t FROM json_to_recordset(%s::json) AS r(p bigint, c text, a text, pr boolean, "
+        "t timestamptz) ON CONFLICT DO NOTHING",
+        rows,
+    )
+
+
+def _profiles_create(count: int, now: datetime) -> list[Profile]:
+    """`count` empty profiles, in id order."""
+    if not count:
+        return []
+    if not settings.IS_POSTGRES:
+        return Profile.objects.bulk_create([Profile() for _ in range(count)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tracking_profile (created_at, updated_at, traits, trait_updated_at, tags, timezone, "
+            "locale, country) SELECT %s, %s, '{}', '{}', '[]', '', '', '' FROM generate_series(1, %s) RETURNING id",
+            [now, now, count],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+    return [
+        Profile(pk=pid, created_at=now, updated_at=now, traits={}, trait_updated_at={}, tags=[])
+        for pid in ids
+    ]
+
+
+def _identities_add(identities: list[Identity], now: datetime) -> None:
+    if not identities:
+        return
+    if not settings.IS_POSTGRES:
+        Identity.objects.bulk_create(identities, ignore_conflicts=True)
+        return
+    rows = [{"p": i.profile_id, "k": i.kind, "n": i.namespace, "v": i.value} for i in identities]
+    _execute_json(
+        "INSERT INTO tracking_identity (profile_id, kind, namespace, value, created_at) "
+        "SELECT p, k, n, v, %s FROM json_to_recordset(%s::json) AS r(p bigint, k text, n text, v text) "
+        "ON CONFLICT DO NOTHING",
+        rows,
+        before=[now],
+    )
+
+
+def _execute_json(sql: str, rows: list[dict[str, Any]], *, before: list[Any] | None = None) -> None:
+    """Run `sql` with the rows as one JSON document: no per-value quoting on the client side."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(before or []), _json_text(rows)])
 
 
 def _events_assign(assignments: list[tuple[int, int | None]], now: Any) -> None:
@@ -338,7 +442,7 @@ def _events_assign(assignments: list[tuple[int, int | None]], now: Any) -> None:
             cursor.execute(
                 "UPDATE tracking_event AS e SET profile_id = v.pid, processed_at = %s "
                 "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, pid) WHERE e.id = v.id",
-                [now, [a[0] for a in assignments], [a[1] for a in assignments]],
+                [now, _int_array(a[0] for a in assignments), _int_array(a[1] for a in assignments)],
             )
         return
     rows = [Event(pk=event_id, profile_id=pid, processed_at=now) for event_id, pid in assignments]
@@ -411,7 +515,7 @@ def _context_locality_since(since: dict[int, Any]) -> dict[int, dict[str, str]]:
                 "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS v(pid, since) "
                 "ON e.profile_id = v.pid AND e.timestamp >= v.since "
                 "ORDER BY e.profile_id, e.timestamp DESC, e.id DESC",
-                [list(since), list(since.values())],
+                [_int_array(since), "{" + ",".join(f'"{at.isoformat()}"' for at in since.values()) + "}"],
             )
             for pid, context in cursor.fetchall():
                 contexts[pid].append(orjson.loads(context) if isinstance(context, str | bytes) else context)
@@ -442,26 +546,28 @@ def _profiles_save(rows: list[Profile], now: Any) -> None:
             row.updated_at = now
         Profile.objects.bulk_update(rows, [*_PROFILE_FIELDS, "updated_at"], batch_size=500)
         return
-    # One UPDATE … FROM unnest instead of Django's CASE chain per column.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE tracking_profile AS p SET traits = v.traits::jsonb, trait_updated_at = v.tu::jsonb, "
-            "last_seen_at = v.ls, first_seen_at = v.fs, timezone = v.tz, locale = v.loc, country = v.cc, "
-            "updated_at = %s "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
-            "%s::text[], %s::text[], %s::text[]) AS v(id, traits, tu, ls, fs, tz, loc, cc) WHERE p.id = v.id",
-            [
-                now,
-                [r.pk for r in rows],
-                [_json_text(r.traits) for r in rows],
-                [_json_text(r.trait_updated_at) for r in rows],
-                [r.last_seen_at for r in rows],
-                [r.first_seen_at for r in rows],
-                [r.timezone for r in rows],
-                [r.locale for r in rows],
-                [r.country for r in rows],
-            ],
-        )
+    # One UPDATE from a JSON document instead of Django's CASE chain per column.
+    rows_json = [
+        {
+            "id": r.pk,
+            "tr": r.traits,
+            "tu": r.trait_updated_at,
+            "ls": r.last_seen_at,
+            "fs": r.first_seen_at,
+            "tz": r.timezone,
+            "loc": r.locale,
+            "cc": r.country,
+        }
+        for r in rows
+    ]
+    _execute_json(
+        "UPDATE tracking_profile AS p SET traits = v.tr, trait_updated_at = v.tu, last_seen_at = v.ls, "
+        "first_seen_at = v.fs, timezone = v.tz, locale = v.loc, country = v.cc, updated_at = %s "
+        "FROM json_to_recordset(%s::json) AS v(id bigint, tr jsonb, tu jsonb, ls timestamptz, fs timestamptz, "
+        "tz text, loc text, cc text) WHERE p.id = v.id",
+        rows_json,
+        before=[now],
+    )
 
 
 def _json_text(value: Any) -> str:
@@ -469,3 +575,8 @@ def _json_text(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:  # e.g. an integer beyond 64 bits: the standard library takes it
         return json.dumps(value)
+
+
+def _int_array(values: Any) -> str:
+    """A PostgreSQL array literal: built here in one join, not quoted value by value by the driver."""
+    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
