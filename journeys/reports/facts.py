@@ -311,13 +311,13 @@ def conversions_candidates_sql(w: Window, p: dict, campaign: tuple[str, int] | N
     journey_runs = f"""
         SELECT 'run'::varchar AS source, r.id AS source_id, 'journey'::varchar AS campaign_kind,
                r.journey_id AS campaign_id, r.profile_id, r.holdout, r.converted_at,
-               COALESCE({REVENUE}, 0) AS revenue, r.id AS run_id, NULL::varchar AS message_key
+               round(COALESCE({REVENUE}, 0), 6) AS revenue, r.id AS run_id, NULL::varchar AS message_key
           FROM {runs} r LEFT JOIN {events} ev ON ev.id = r.conversion_event_id
          WHERE {" AND ".join(run_where)}
     """
     broadcast_rcpts = f"""
         SELECT 'recipient'::varchar, r.id, 'broadcast'::varchar, r.broadcast_id, r.profile_id, FALSE,
-               ev.timestamp, COALESCE({REVENUE}, 0), NULL::bigint, m.idempotency_key
+               ev.timestamp, round(COALESCE({REVENUE}, 0), 6), NULL::bigint, m.idempotency_key
           FROM {recipients} r JOIN {broadcasts} b ON b.id = r.broadcast_id
           JOIN {messages} m ON m.idempotency_key = {_broadcast_key("r")} AND m.sent_at IS NOT NULL
           JOIN LATERAL (
@@ -341,7 +341,7 @@ def conversions_sql(p: dict, conv: str) -> str:
                row_number() OVER (PARTITION BY c.source, c.source_id ORDER BY m.sent_at, m.id) AS first_rank,
                row_number() OVER (PARTITION BY c.source, c.source_id ORDER BY m.sent_at DESC, m.id DESC) AS last_rank,
                count(*) OVER (PARTITION BY c.source, c.source_id) AS n
-          FROM conv c JOIN {messages} m
+          FROM {conv} c JOIN {messages} m
             ON (c.run_id IS NOT NULL AND m.profile_id = c.profile_id AND m.campaign_kind = 'journey'
                 AND m.campaign_id = c.campaign_id AND m.idempotency_key LIKE 'journey-run:' || c.run_id || ':%%')
             OR (c.message_key IS NOT NULL AND m.idempotency_key = c.message_key)
@@ -354,13 +354,17 @@ def conversions_sql(p: dict, conv: str) -> str:
         {
             "conv_last": "(t.last_rank = 1)::int",
             "conv_first": "(t.first_rank = 1)::int",
-            "conv_linear": "1.0 / t.n",
+            # Shares rounded to 6 places, the last touch taking the remainder: they add up exactly.
+            "conv_linear": "CASE WHEN t.last_rank = 1 THEN 1 - (t.n - 1) * round(1.0 / t.n, 6) ELSE round(1.0 / t.n, 6) END",
             "revenue_last": "CASE WHEN t.last_rank = 1 THEN c.revenue ELSE 0 END",
             "revenue_first": "CASE WHEN t.first_rank = 1 THEN c.revenue ELSE 0 END",
-            "revenue_linear": "c.revenue / t.n",
+            "revenue_linear": (
+                "CASE WHEN t.last_rank = 1 THEN c.revenue - (t.n - 1) * round(c.revenue / t.n, 6) "
+                "ELSE round(c.revenue / t.n, 6) END"
+            ),
         },
     ) + (
-        f" FROM touches t JOIN conv c ON c.source = t.source AND c.source_id = t.source_id"
+        f" FROM touches t JOIN {conv} c ON c.source = t.source AND c.source_id = t.source_id"
         f" JOIN {messages} m ON m.id = t.message_id JOIN {profiles} p ON p.id = c.profile_id"
     )
     campaign_dims = (
@@ -382,7 +386,7 @@ def conversions_sql(p: dict, conv: str) -> str:
             "holdout_revenue": "CASE WHEN c.holdout THEN c.revenue ELSE 0 END",
         },
     ) + (
-        f" FROM conv c JOIN {profiles} p ON p.id = c.profile_id WHERE NOT EXISTS "
+        f" FROM {conv} c JOIN {profiles} p ON p.id = c.profile_id WHERE NOT EXISTS "
         "(SELECT 1 FROM touches t WHERE t.source = c.source AND t.source_id = c.source_id)"
     )
     return f"touches AS ({touches}), credited AS ({credited} UNION ALL {untouched})"

@@ -1,0 +1,352 @@
+"""Reading campaign figures: rollups plus the rows not folded yet (so a report includes the last
+minute), or everything from raw rows (the benchmark's baseline), grouped and bucketed on demand.
+
+`report_rows` returns sums per group; `row_derive` adds the rates, money and attribution view;
+`campaign_report` assembles what a page or the API shows for one campaign.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from journeys.reports import facts
+from journeys.reports.facts import Window
+from journeys.reports.fold import deltas_sql
+from journeys.reports.models import (
+    COUNT_METRICS,
+    DECIMAL_METRICS,
+    METRICS,
+    CampaignSpend,
+    PendingProfile,
+)
+from journeys.reports.stats import Verdict, ab_verdict, newcombe_difference, ratio_interval, wilson
+
+GROUPS = {
+    "campaign": ["campaign_kind", "campaign_id"],
+    "stage": ["stage_key"],
+    "variant": ["variant"],
+    "channel": ["channel"],
+    "template": ["template_id"],
+}
+TIME_ZONES = ("utc", "workspace", "local")
+BUCKETS = ("hour", "day")
+ATTRIBUTIONS = ("last", "first", "linear")
+SKIP_FIGURES = [
+    ("skip_unsubscribed", "Unsubscribed / no consent"),
+    ("skip_suppressed", "Suppressed address"),
+    ("skip_no_contact_point", "No contact point"),
+    ("skip_capped", "Frequency cap"),
+    ("deferred_quiet_hours", "Deferred for quiet hours (sent later)"),
+    ("skip_render_error", "Template render error"),
+    ("skip_provider_rejected", "Rejected by the provider"),
+    ("skip_other", "Other (template missing, channel off, retries exhausted…)"),
+]
+
+
+class ReportError(ValueError):
+    """A report parameter that cannot be used; the text names it."""
+
+
+@dataclass
+class ReportQuery:
+    campaign: tuple[str, int] | None = None
+    start: datetime | date | None = None
+    end: datetime | date | None = None  # exclusive; a date means the end of that day
+    tz: str = "utc"
+    group_by: list[str] = field(default_factory=list)
+    bucket: str | None = None
+    attribution: str = "last"
+    source: str = "rollups"  # rollups | raw
+
+    def check(self) -> None:
+        if self.tz not in TIME_ZONES:
+            raise ReportError(f"tz: must be one of {', '.join(TIME_ZONES)}")
+        if self.bucket not in (None, *BUCKETS):
+            raise ReportError(f"bucket: must be one of {', '.join(BUCKETS)}")
+        if self.attribution not in ATTRIBUTIONS:
+            raise ReportError(f"attribution: must be one of {', '.join(ATTRIBUTIONS)}")
+        for g in self.group_by:
+            if g not in GROUPS:
+                raise ReportError(f"group_by: {g!r} is not one of {', '.join(GROUPS)}")
+        if self.source not in ("rollups", "raw"):
+            raise ReportError("source: must be rollups or raw")
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(settings.TIME_ZONE) if self.tz == "workspace" else ZoneInfo("UTC")
+
+
+def _bound(value: datetime | date | None, q: ReportQuery, *, end: bool) -> datetime | None:
+    """Where a range edge falls on the column it filters: an instant for UTC / workspace views, a
+    wall-clock time labelled UTC for the recipients' local view."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if q.tz == "local":
+            return value.replace(tzinfo=None).replace(tzinfo=UTC)
+        return value if value.tzinfo else value.replace(tzinfo=q.zone())
+    day = value + timedelta(days=1) if end else value
+    zone = UTC if q.tz == "local" else q.zone()
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def _read_window() -> Window:
+    """The cursors, share-locked until the report's transaction ends: a fold (which holds them for
+    update) either finished before or starts after, so rollups and live rows never overlap."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT source, position, gaps FROM {facts.table('reports.RollupCursor')} FOR SHARE")
+        cursors = {source: (position, gaps) for source, position, gaps in cur.fetchall()}
+    return Window(
+        mode="live",
+        cursors={s: position for s, (position, _) in cursors.items()},
+        gaps={s: [(int(lo), int(hi)) for lo, hi, _ in _json(g)] for s, (_, g) in cursors.items()},
+        pending_profiles=list(PendingProfile.objects.values_list("profile_id", flat=True)),
+    )
+
+
+def _json(value: Any) -> list:
+    return json.loads(value) if isinstance(value, str) else (value or [])
+
+
+def report_rows(q: ReportQuery) -> list[dict[str, Any]]:
+    """Sums of every figure per group (and time bucket), for the campaign(s) and range asked."""
+    q.check()
+    if connection.vendor != "postgresql":
+        raise ReportError("campaign reports need PostgreSQL (DATABASE_URL=postgres://…)")
+    with transaction.atomic():
+        return _rows(q)
+
+
+def _rows(q: ReportQuery) -> list[dict[str, Any]]:
+    p = facts.zone_params({})
+    if q.source == "raw":
+        w = Window(mode="raw")
+        inner = deltas_sql(w, p, q.campaign, cost_state=False)
+    else:
+        w = _read_window()
+        rollup = facts.table("reports.HourlyRollup")
+        where = ""
+        if q.campaign is not None:
+            p["c_kind"], p["c_id"] = q.campaign
+            where = " WHERE campaign_kind = %(c_kind)s AND campaign_id = %(c_id)s"
+        cols = ", ".join(
+            [
+                *GROUPS["campaign"],
+                "stage_key",
+                "variant",
+                "channel",
+                "template_id",
+                "hour",
+                "local_hour",
+                *METRICS,
+            ]
+        )
+        inner = f"SELECT {cols} FROM {rollup}{where} UNION ALL " + deltas_sql(
+            w, p, q.campaign, cost_state=True
+        )
+    cte = (
+        "WITH cand AS ("
+        + facts.conversions_candidates_sql(w, p, q.campaign)
+        + "), "
+        + facts.conversions_sql(p, "cand")
+    )
+    inner += " UNION ALL SELECT * FROM credited"
+    group_cols = [c for g in q.group_by for c in GROUPS[g]]
+    select = list(group_cols)
+    p["view_zone"] = "UTC" if q.tz != "workspace" else settings.TIME_ZONE
+    time_col = "local_hour" if q.tz == "local" else "hour"
+    if q.bucket:
+        select.append(f"date_trunc('{q.bucket}', x.{time_col}, %(view_zone)s) AS bucket")
+    conds = []
+    start, end = _bound(q.start, q, end=False), _bound(q.end, q, end=True)
+    if start:
+        p["start"] = start
+        conds.append(f"x.{time_col} >= %(start)s")
+    if end:
+        p["end"] = end
+        conds.append(f"x.{time_col} < %(end)s")
+    costs = facts.table("reports.ChannelCost")
+    configured = (
+        f"SUM(x.sent * COALESCE((SELECT cc.amount FROM {costs} cc WHERE cc.channel = x.channel "
+        "AND cc.valid_from <= (x.hour AT TIME ZONE 'UTC')::date ORDER BY cc.valid_from DESC LIMIT 1), 0)) AS cost_configured"
+    )
+    sql = (
+        f"{cte} SELECT {', '.join(select + [f'SUM(x.{m}) AS {m}' for m in METRICS] + [configured])} "
+        f"FROM ({inner}) x {'WHERE ' + ' AND '.join(conds) if conds else ''}"
+        + (
+            f" GROUP BY {', '.join(str(i + 1) for i in range(len(select)))} ORDER BY {', '.join(str(i + 1) for i in range(len(select)))}"
+            if select
+            else ""
+        )
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, p)
+        names = [c.name for c in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    for row in rows:
+        for m in COUNT_METRICS:
+            row[m] = int(row[m] or 0)
+        for m in [*DECIMAL_METRICS, "cost_configured"]:
+            row[m] = Decimal(row[m] or 0)
+        if "bucket" in row and row["bucket"] is not None:
+            b = row["bucket"]
+            row["bucket"] = (
+                b.astimezone(ZoneInfo(p["view_zone"])) if q.tz != "local" else b.replace(tzinfo=None)
+            )
+    if not select and not rows:
+        rows = [
+            {m: 0 for m in COUNT_METRICS} | {m: Decimal(0) for m in [*DECIMAL_METRICS, "cost_configured"]}
+        ]
+    return rows
+
+
+def _ratio(a: float | Decimal, b: float | Decimal) -> float | None:
+    return float(a) / float(b) if b else None
+
+
+def row_derive(
+    row: dict[str, Any], *, attribution: str = "last", spend: Decimal = Decimal(0)
+) -> dict[str, Any]:
+    """Rates, money and the attribution view of one row of sums."""
+    out = dict(row)
+    conversions = row["conv_linear"] if attribution == "linear" else row[f"conv_{attribution}"]
+    revenue = row[f"revenue_{attribution}"]
+    recipients = row["entered"] or row["targeted"]
+    cost = row["cost_provider"] + row["cost_configured"] + spend
+    out.update(
+        recipients=recipients,
+        not_sent=sum(row[k] for k, _ in SKIP_FIGURES if k != "deferred_quiet_hours"),
+        conversions=float(conversions) if attribution == "linear" else int(conversions),
+        revenue=revenue,
+        spend=spend,
+        cost=cost,
+        open_rate=_ratio(row["opens_unique"], row["delivered"]),
+        click_rate=_ratio(row["clicks_unique"], row["delivered"]),
+        click_to_open=_ratio(row["clicks_unique"], row["opens_unique"]),
+        delivery_rate=_ratio(row["delivered"], row["sent"]),
+        conversion_rate=_ratio(conversions, recipients),
+        revenue_per_recipient=_ratio(revenue, recipients),
+        roas=_ratio(revenue, cost),
+        roi=_ratio(revenue - cost, cost),
+    )
+    return out
+
+
+def spend_for(*, campaign: tuple[str, int] | None, start: Any = None, end: Any = None) -> Decimal:
+    qs = CampaignSpend.objects.all()
+    if campaign is not None:
+        qs = qs.filter(campaign_kind=campaign[0], campaign_id=campaign[1])
+    if start is not None:
+        qs = qs.filter(day__gte=start.date() if isinstance(start, datetime) else start)
+    if end is not None:
+        qs = qs.filter(day__lte=end.date() if isinstance(end, datetime) else end)
+    return sum((s.amount for s in qs), Decimal(0))
+
+
+def holdout_figures(total: dict[str, Any], *, level: float = 0.95) -> dict[str, Any] | None:
+    """Conversion rate of the treated group vs the holdout, and the uplift with its intervals."""
+    nt, xt = total["entered"], int(total["conv_last"])
+    nh, xh = total["holdout_entered"], total["holdout_conversions"]
+    if not nh:
+        return None
+    pt, ph = _ratio(xt, nt), _ratio(xh, nh)
+    diff = newcombe_difference(xt, nt, xh, nh, level=level) if nt else None
+    rel = ratio_interval(xt, nt, xh, nh, level=level) if nt else None
+    out = {
+        "treated": {"entered": nt, "converted": xt, "rate": pt, "ci": wilson(xt, nt, level=level)},
+        "holdout": {"entered": nh, "converted": xh, "rate": ph, "ci": wilson(xh, nh, level=level)},
+        "uplift_absolute": None if pt is None or ph is None else pt - ph,
+        "uplift_absolute_ci": diff,
+        "uplift_relative": None if not ph or pt is None else pt / ph - 1,
+        "uplift_relative_ci": rel,
+        "level": level,
+    }
+    if diff is None:
+        out["sentence"] = "Not enough entries yet to compare with the holdout."
+    elif diff[0] > 0:
+        out["sentence"] = (
+            f"The campaign works: treated profiles converted {(pt - ph) * 100:.1f} points more often than the "
+            f"holdout ({int(level * 100)}% interval {diff[0] * 100:.1f} to {diff[1] * 100:.1f} points)."
+        )
+    elif diff[1] < 0:
+        out["sentence"] = (
+            f"The campaign hurts: treated profiles converted {(ph - pt) * 100:.1f} points less often than the holdout."
+        )
+    else:
+        out["sentence"] = (
+            f"No measurable effect yet: the uplift could be anywhere from {diff[0] * 100:.1f} to "
+            f"{diff[1] * 100:.1f} points ({int(level * 100)}% interval includes zero)."
+        )
+    return out
+
+
+AB_METRICS = {
+    "open": ("opens_unique", "delivered"),
+    "click": ("clicks_unique", "delivered"),
+    "conversion": ("conv_last", "recipients"),
+}
+
+
+def ab_figures(variant_rows: list[dict[str, Any]], *, metric: str, level: float = 0.95) -> Verdict:
+    if metric not in AB_METRICS:
+        raise ReportError(f"metric: must be one of {', '.join(AB_METRICS)}")
+    hit, base = AB_METRICS[metric]
+    rows = [
+        (
+            r["variant"] or "(none)",
+            int(r[hit]),
+            int(r[base] if base != "recipients" else (r["entered"] or r["targeted"])),
+        )
+        for r in variant_rows
+        if r["variant"]
+    ]
+    return ab_verdict(rows, metric=f"{metric} rate", level=level)
+
+
+def campaign_report(
+    *,
+    campaign: tuple[str, int],
+    start: Any = None,
+    end: Any = None,
+    tz: str = "utc",
+    bucket: str = "day",
+    attribution: str = "last",
+    ab_metric: str = "click",
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Everything a campaign page shows: totals, funnel, time series, tables, skips, holdout, A/B."""
+    if not 0.5 <= level < 1:
+        raise ReportError("level: must be between 0.5 and 0.999")
+    base = dict(campaign=campaign, start=start, end=end, tz=tz, attribution=attribution)
+    spend = spend_for(campaign=campaign, start=start, end=end)
+    total = row_derive(report_rows(ReportQuery(**base))[0], attribution=attribution, spend=spend)
+    series = [row_derive(r, attribution=attribution) for r in report_rows(ReportQuery(**base, bucket=bucket))]
+    tables = {
+        g: [row_derive(r, attribution=attribution) for r in report_rows(ReportQuery(**base, group_by=[g]))]
+        for g in ("stage", "variant", "channel", "template")
+    }
+    funnel = [
+        ("Entered", total["recipients"]),
+        ("Sent", total["sent"]),
+        ("Delivered", total["delivered"]),
+        ("Opened", total["opens_unique"]),
+        ("Clicked", total["clicks_unique"]),
+        ("Converted", total["conversions"]),
+    ]
+    return {
+        "campaign": campaign,
+        "total": total,
+        "funnel": funnel,
+        "series": series,
+        "tables": tables,
+        "skips": [(label, total[k]) for k, label in SKIP_FIGURES],
+        "holdout": holdout_figures(total, level=level),
+        "ab": ab_figures(tables["variant"], metric=ab_metric, level=level),
+    }
