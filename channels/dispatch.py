@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from channels.adapters import adapter_for, channel_config
 from channels.adapters.base import Adapter, Outgoing, SendResult
+from channels.bulk import rows_update
 from channels.models import (
     Message,
     MessageAttempt,
@@ -249,7 +250,7 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
                 )
             )
             announcements.append((m.pk, m.status, "deferred"))
-        Message.objects.bulk_update(
+        rows_update(
             [m for m, _, _ in skips] + [m for m, _, _ in defers] + postponed + sending,
             [
                 "status",
@@ -264,7 +265,6 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
                 "address",
                 "subject",
             ],
-            batch_size=1000,
         )
         created = MessageAttempt.objects.bulk_create(attempts, batch_size=1000)
         attempt_ids = {a.message_id: a.pk for a in created}
@@ -363,7 +363,7 @@ def _record(*, worker: str, plan: _Plan, results: list[SendResult], stats: Dispa
                 stats.failed += 1
                 if r.invalid_address:
                     retired.append(m)
-        Message.objects.bulk_update(
+        rows_update(
             rows,
             [
                 "status",
@@ -377,12 +377,10 @@ def _record(*, worker: str, plan: _Plan, results: list[SendResult], stats: Dispa
                 "lease_owner",
                 "lease_until",
             ],
-            batch_size=1000,
         )
-        MessageAttempt.objects.bulk_update(
+        rows_update(
             list(attempts.values()),
             ["finished_at", "status_code", "duration_ms", "error", "retryable", "batch_size", "request_id"],
-            batch_size=1000,
         )
         MessageEvent.objects.bulk_create(events, batch_size=1000)
         for m in retired:

@@ -144,12 +144,11 @@ def render_variant(
 
     subs: dict[str, str] = {}
     if message_id is not None:
-        subs[TOKEN_UNSUBSCRIBE] = tokens.unsubscribe_url(
-            profile_id=profile.pk, channel=channel, message_id=message_id
-        )
-        subs[TOKEN_PREFERENCES] = tokens.preferences_url(
-            profile_id=profile.pk, channel=channel, message_id=message_id
-        )
+        # One signed token serves both pages (same claim, different path).
+        token = tokens.unsubscribe_token(profile_id=profile.pk, channel=channel, message_id=message_id)
+        base = settings.PUBLIC_BASE_URL.rstrip("/")
+        subs[TOKEN_UNSUBSCRIBE] = f"{base}/u/{token}/"
+        subs[TOKEN_PREFERENCES] = f"{base}/preferences/{token}/"
     rendered = Rendered(content={}, skeleton=skeleton, substitutions=subs, locale=variant.locale)
     rendered.variant_id = variant.pk
     if message_id is not None:

@@ -32,9 +32,13 @@ class Injected:
 
 
 class FakeSendGrid:
-    def __init__(self, *, api_key: str = "SG.fake-key", delay: float = 0.0) -> None:
+    def __init__(
+        self, *, api_key: str = "SG.fake-key", delay: float = 0.0, keep_content: bool = True
+    ) -> None:
         self.api_key = api_key
         self.delay = delay
+        # Benchmarks only need to know who got what once; tests look at the content too.
+        self.keep_content = keep_content
         self.requests: list[dict[str, Any]] = []
         self.emails: list[dict[str, Any]] = []
         self.injected: list[Injected] = []
@@ -65,6 +69,8 @@ class FakeSendGrid:
 
     def app(self, environ: dict, start_response: Any) -> Any:
         request = Request(environ)
+        if request.path == "/_stats":
+            return self.stats()(environ, start_response)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             response = _errors(401, "The provided authorization grant is invalid, expired, or revoked", None)
         elif request.method == "POST" and request.path == "/v3/mail/send":
@@ -86,7 +92,13 @@ class FakeSendGrid:
         with self.lock:
             injected = self.injected.pop(0) if self.injected else None
             x_message_id = secrets.token_urlsafe(16)
-            self.requests.append({"body": body, "x_message_id": x_message_id, "answered": injected is None})
+            self.requests.append(
+                {
+                    "body": body if self.keep_content else None,
+                    "x_message_id": x_message_id,
+                    "answered": injected is None,
+                }
+            )
             if injected is None:
                 self._deliver(body, x_message_id)
         if injected is not None:
@@ -98,7 +110,24 @@ class FakeSendGrid:
             time.sleep(self.delay)
         return Response(b"", status=202, headers={"X-Message-Id": x_message_id})
 
+    def stats(self) -> Response:
+        """Test/bench helper (not a SendGrid endpoint): how many requests and recipients arrived."""
+        with self.lock:
+            counts = self.count_by_message()
+            payload = {
+                "requests": len(self.requests),
+                "recipients": len(self.emails),
+                "unique_messages": len(counts),
+                "duplicates": sum(n - 1 for n in counts.values() if n > 1),
+            }
+        return Response(orjson.dumps(payload), status=200, content_type="application/json")
+
     def _deliver(self, body: dict[str, Any], x_message_id: str) -> None:
+        if not self.keep_content:
+            batch = body.get("custom_args", {})
+            for p in body["personalizations"]:
+                self.emails.append({"custom_args": {**batch, **p.get("custom_args", {})}})
+            return
         content = {c["type"]: c["value"] for c in body.get("content", [])}
         batch = body.get("custom_args", {})
         for index, p in enumerate(body["personalizations"]):
