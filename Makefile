@@ -50,5 +50,11 @@ worker: install
 beat: install
 	$(BIN)/celery -A config beat -l info
 
+# Ingestion benchmark against PostgreSQL (creates its own voyage_bench_ingest database);
+# see docs/benchmarks/ingest.md. Full size: make bench-ingest BENCH_INGEST_ARGS="--events 200000".
+BENCH_INGEST_ARGS ?=
+bench-ingest: install
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m bench.ingest $(BENCH_INGEST_ARGS)
+
 clean:
 	rm -rf $(VENV) voyage.sqlite3* staticfiles
