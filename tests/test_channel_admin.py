@@ -92,3 +92,19 @@ def test_outbox_filters_by_status_and_reason(admin_client, sandbox):
     dispatch_until_idle()
     page = admin_client.get("/admin/channels/message/", {"skip_reason": "no_contact_point"})
     assert page.status_code == 200 and page.content.count(b'class="field-id"') == 1
+
+
+def test_demo_loader_sets_up_sandbox_templates_and_sends_a_few(sandbox):
+    import io
+
+    from channels.demo import load_demo
+    from channels.models import SandboxDelivery, Template
+
+    profile_make()
+    out = io.StringIO()
+    load_demo(stdout=out)
+    load_demo(stdout=io.StringIO())  # twice is fine
+    assert {"welcome", "gift", "recommendations", "win-back", "sms-flash-sale", "push-back-in-stock"} <= set(
+        Template.objects.values_list("slug", flat=True)
+    )
+    assert SandboxDelivery.objects.count() >= 1 and "welcome emails sent" in out.getvalue()
