@@ -11,6 +11,9 @@ from tracking.locality import locality_from
 from tracking.models import Event, IdentityKind
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
+# Plain strings: they hash like the values read back from the database, and much faster than enums.
+_USER_ID, _ANONYMOUS_ID = IdentityKind.USER_ID.value, IdentityKind.ANONYMOUS_ID.value
+_EMAIL, _PHONE, _EXTERNAL = IdentityKind.EMAIL.value, IdentityKind.PHONE.value, IdentityKind.EXTERNAL.value
 
 
 def normalize_email(value: Any) -> str | None:
@@ -54,19 +57,19 @@ def event_traits(event: Event) -> dict[str, Any]:
 def event_keys(event: Event) -> list[Key]:
     keys: list[Key] = []
     if event.user_id:
-        keys.append((IdentityKind.USER_ID, "", event.user_id))
+        keys.append((_USER_ID, "", event.user_id))
     if event.anonymous_id:
-        keys.append((IdentityKind.ANONYMOUS_ID, "", event.anonymous_id))
+        keys.append((_ANONYMOUS_ID, "", event.anonymous_id))
     traits = event_traits(event)
     email = normalize_email(traits.get("email"))
     if email:
-        keys.append((IdentityKind.EMAIL, "", email))
+        keys.append((_EMAIL, "", email))
     phone = normalize_phone(traits.get("phone"), country_hint(traits, event.context))
     if phone:
-        keys.append((IdentityKind.PHONE, "", phone))
+        keys.append((_PHONE, "", phone))
     external = event.context.get("externalIds") if isinstance(event.context, dict) else None
     if isinstance(external, list):
         for item in external:
             if isinstance(item, dict) and item.get("id") and item.get("type"):
-                keys.append((IdentityKind.EXTERNAL, str(item["type"])[:64], str(item["id"])[:255]))
+                keys.append((_EXTERNAL, str(item["type"])[:64], str(item["id"])[:255]))
     return keys
