@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 def test_merged_profiles_messages_move_to_the_survivor():
     template_make()
     survivor, merged = profile_make(), profile_make()
-    message = message_enqueue(profile_id=merged.pk, channel="email", template_slug="welcome", idempotency_key="m")
+    message = message_enqueue(
+        profile_id=merged.pk, channel="email", template_slug="welcome", idempotency_key="m"
+    )
     profile_merge(survivor=survivor, merged=merged, reason="test")
     message.refresh_from_db()
     assert message.profile_id == survivor.pk
@@ -33,5 +35,7 @@ def test_enqueue_for_a_merged_profile_id_lands_on_the_survivor():
     survivor, merged = profile_make(), profile_make()
     merged_id = merged.pk
     profile_merge(survivor=survivor, merged=merged, reason="test")
-    message = message_enqueue(profile_id=merged_id, channel="email", template_slug="welcome", idempotency_key="x")
+    message = message_enqueue(
+        profile_id=merged_id, channel="email", template_slug="welcome", idempotency_key="x"
+    )
     assert message.profile_id == survivor.pk
