@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         copy_source_id = conn.execute("SELECT id FROM tracking_source WHERE name = 'bench-copy'").fetchone()[
             0
         ]
+    load_before = os.getloadavg()[0]
     port = _free_port()
     server = _gunicorn(database_url, port, args.workers)
     ctx = mp.get_context("fork")
@@ -401,7 +402,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print()
     print("Voyage ingestion benchmark (python -m bench.ingest)")
-    print(machine_describe({"postgres": pg_version}))
+    load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (1-minute load average)"
+    print(machine_describe({"postgres": pg_version, "load": load}))
     print(
         f"  setup      gunicorn {args.workers} workers (gthread, keep-alive), {args.concurrency} client "
         f"processes, {args.processors} processor process(es), batches of {BATCH}"
