@@ -15,7 +15,14 @@ VIEW = ("view",)
 
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Operators run the data: sources, profiles, imports, audiences, channel settings.
-    "operator": {"tracking": ALL, "audiences": ALL, "channels": ALL, "partner": ALL, "journeys": VIEW},
+    "operator": {
+        "tracking": ALL,
+        "audiences": ALL,
+        "channels": ALL,
+        "partner": ALL,
+        "journeys": VIEW,
+        "reports": VIEW,
+    },
     # Journey designers build lifecycle programmes from audiences and templates.
     "journey designer": {
         "tracking": VIEW,
@@ -23,15 +30,23 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "channels": ("view", "add", "change"),
         "partner": VIEW,
         "journeys": ALL,
+        "reports": VIEW,
     },
     # Marketers read what happened: reports, campaigns, audiences.
-    "marketer": {"tracking": VIEW, "audiences": VIEW, "channels": VIEW, "partner": VIEW, "journeys": VIEW},
+    "marketer": {
+        "tracking": VIEW,
+        "audiences": VIEW,
+        "channels": VIEW,
+        "partner": VIEW,
+        "journeys": VIEW,
+        "reports": VIEW,
+    },
 }
 # Extra named permissions (app_label.codename) a role holds beyond the model actions.
 EXTRA: dict[str, tuple[str, ...]] = {
-    "marketer": ("journeys.view_reports",),
-    "operator": ("journeys.view_reports",),
-    "journey designer": ("journeys.view_reports",),
+    "marketer": ("reports.view_reports",),
+    "operator": ("reports.view_reports",),
+    "journey designer": ("reports.view_reports",),
 }
 
 

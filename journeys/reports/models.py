@@ -18,6 +18,8 @@ class ReportAccess(models.Model):
     class Meta:
         managed = False
         default_permissions = ()
+        verbose_name = "report page"
+        verbose_name_plural = "report pages (overview of every campaign)"
         permissions = [("view_reports", "Can view campaign reports")]
 
 

@@ -1,0 +1,184 @@
+"""Report pages (inside the admin's look) and their CSV exports. Thin: selectors do the work."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse_lazy
+
+from journeys.reports.metrics import ReportError
+from journeys.reports.selectors import (
+    TABLE_COLUMNS,
+    campaign_name,
+    campaigns_overview,
+    cell,
+    params_parse,
+    report_for,
+)
+
+LOGIN = reverse_lazy("admin:login")
+OVERVIEW_KEYS = (
+    "recipients",
+    "sent",
+    "delivered",
+    "open_rate",
+    "click_rate",
+    "conversions",
+    "conversion_rate",
+    "revenue",
+    "cost",
+    "roas",
+)
+OVERVIEW_COLUMNS = [(k, label) for k, label in TABLE_COLUMNS if k in OVERVIEW_KEYS]
+TABLES = {"stage": "stage_key", "variant": "variant", "channel": "channel", "template": "template"}
+
+
+def reports_access(view):
+    return login_required(
+        permission_required("reports.view_reports", raise_exception=True)(view), login_url=LOGIN
+    )
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    return {
+        **admin.site.each_context(request),
+        "columns": TABLE_COLUMNS,
+        "workspace_zone": settings.TIME_ZONE,
+        **extra,
+    }
+
+
+def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+def _bad(request: HttpRequest, exc: ReportError) -> HttpResponse:
+    return render(
+        request, "reports/error.html", _context(request, title="Report options", error=str(exc)), status=400
+    )
+
+
+@reports_access
+def overview_view(request: HttpRequest) -> HttpResponse:
+    try:
+        params = params_parse(request.GET)
+        campaigns = campaigns_overview(**params)
+    except ReportError as exc:
+        return _bad(request, exc)
+    if request.GET.get("export") == "campaigns":
+        keys = [k for k, _ in TABLE_COLUMNS]
+        return _csv(
+            "campaigns",
+            ["kind", "id", "name", *[label for _, label in TABLE_COLUMNS]],
+            [
+                [c["campaign_kind"], c["campaign_id"], c["name"], *[cell(k, c[k]) for k in keys]]
+                for c in campaigns
+            ],
+        )
+    sparks = {f"spark-{c['campaign_kind']}-{c['campaign_id']}": c["spark"] for c in campaigns}
+    return render(
+        request,
+        "reports/overview.html",
+        _context(
+            request,
+            title="Campaign reports",
+            campaigns=campaigns,
+            params=params,
+            sparks=sparks,
+            columns=OVERVIEW_COLUMNS,
+        ),
+    )
+
+
+@reports_access
+def campaign_view(request: HttpRequest, kind: str, cid: int) -> HttpResponse:
+    name = campaign_name(kind, cid)
+    if name is None:
+        raise Http404("No such campaign")
+    try:
+        params = params_parse(request.GET)
+        report = report_for(kind=kind, cid=cid, params=params)
+    except ReportError as exc:
+        return _bad(request, exc)
+    export = request.GET.get("export")
+    if export:
+        return _export(kind, cid, export, report)
+    charts = {
+        "funnel": {
+            "labels": [s for s, _ in report["funnel"]],
+            "values": [float(v) for _, v in report["funnel"]],
+        },
+        "series": {
+            "labels": [r["label"] for r in report["series"]],
+            "sent": [r["sent"] for r in report["series"]],
+            "delivered": [r["delivered"] for r in report["series"]],
+            "opens": [r["opens_unique"] for r in report["series"]],
+            "clicks": [r["clicks_unique"] for r in report["series"]],
+            "conversions": [float(r["conversions"]) for r in report["series"]],
+        },
+    }
+    tables = [(g, TABLES[g], report["tables"][g]) for g in TABLES]
+    return render(
+        request,
+        "reports/campaign.html",
+        _context(
+            request,
+            title=f"{name} — report",
+            name=name,
+            kind=kind,
+            cid=cid,
+            params=params,
+            report=report,
+            charts=charts,
+            tables=tables,
+            ab=report["ab"].as_dict(),
+        ),
+    )
+
+
+def _export(kind: str, cid: int, export: str, report: dict[str, Any]) -> HttpResponse:
+    keys = [k for k, _ in TABLE_COLUMNS]
+    labels = [label for _, label in TABLE_COLUMNS]
+    prefix = f"{kind}-{cid}-"
+    if export in TABLES:
+        col = TABLES[export]
+        rows = [[r[col], *[cell(k, r[k]) for k in keys]] for r in report["tables"][export]]
+        return _csv(prefix + export, [export, *labels], rows)
+    if export == "series":
+        rows = [[r["label"], *[cell(k, r[k]) for k in keys]] for r in report["series"]]
+        return _csv(prefix + "series", ["bucket", *labels], rows)
+    if export == "funnel":
+        return _csv(prefix + "funnel", ["step", "count"], [[s, cell("n", v)] for s, v in report["funnel"]])
+    if export == "skips":
+        return _csv(prefix + "skips", ["reason", "messages"], [[label, n] for label, n in report["skips"]])
+    if export == "variants":
+        ab = report["ab"].as_dict()
+        return _csv(
+            prefix + "variants",
+            ["variant", "successes", "trials", "rate", "ci_low", "ci_high", "p_value", "winner"],
+            [
+                [
+                    v["variant"],
+                    v["successes"],
+                    v["trials"],
+                    v["rate"],
+                    v["ci_low"],
+                    v["ci_high"],
+                    ab["p_value"],
+                    ab["winner"],
+                ]
+                for v in ab["variants"]
+            ],
+        )
+    raise Http404(f"No table {export!r}")
