@@ -107,6 +107,11 @@ class JsonMatch(Func):
         )
 
 
+def _sql_literal(text: str) -> str:
+    # Quoted for SQL, and % doubled because Django formats the SQL with its parameters.
+    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+
+
 def json_value_number(column: str, path: list[str]) -> Func:
     """The number at an exact path (no list unwrapping), or NULL when it is absent or not a number."""
     return _JsonNumber(column, path=path)
@@ -123,8 +128,10 @@ class _JsonNumber(Func):
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         col_sql, params = compiler.compile(self.source_expressions[0])
-        sql = f"(CASE WHEN jsonb_typeof({col_sql} #> %s) = 'number' THEN ({col_sql} #>> %s)::numeric END)"
-        return sql, [*params, self.path, *params, self.path]
+        # A chain of -> with literal keys: measurably faster per row than #> with a text[] path.
+        chain = col_sql + "".join(" -> " + _sql_literal(seg) for seg in self.path)
+        sql = f"(CASE WHEN jsonb_typeof({chain}) = 'number' THEN ({chain} #>> '{{}}')::numeric END)"
+        return sql, [*params, *params]
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         col_sql, params = compiler.compile(self.source_expressions[0])
