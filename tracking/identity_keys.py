@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -19,18 +20,30 @@ _EMAIL, _PHONE, _EXTERNAL = IdentityKind.EMAIL.value, IdentityKind.PHONE.value, 
 def normalize_email(value: Any) -> str | None:
     if not isinstance(value, str) or "@" not in value:
         return None
+    return _normalize_email(value.strip())
+
+
+# The same people send the same addresses event after event: validation is the costly part of
+# reading keys, so remember recent answers (per process, bounded).
+@lru_cache(maxsize=65_536)
+def _normalize_email(value: str) -> str | None:
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+        return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         return None
 
 
 def normalize_phone(value: Any, region: str | None = None) -> str | None:
     """E.164, or None when it is not a possible number. A number without + needs a region."""
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         return None
+    return _normalize_phone(value, region if isinstance(region, str) else None)
+
+
+@lru_cache(maxsize=65_536)
+def _normalize_phone(value: str, region: str | None) -> str | None:
     try:
         number = phonenumbers.parse(value, (region or "").upper() or None)
     except phonenumbers.NumberParseException:
