@@ -8,6 +8,8 @@ HOST ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/voyage
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
+# Cached bytecode saves every worker and command process from recompiling thousands of modules.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test install install-test lint format serve worker beat bench-ingest clean
 
