@@ -241,6 +241,10 @@ def main() -> None:
     parser.add_argument("--incremental", type=int, default=1000, help="profiles re-evaluated incrementally")
     parser.add_argument("--database", default="voyage_bench_audiences")
     parser.add_argument("--regenerate", action="store_true", help="generate the dataset even if one exists")
+    parser.add_argument(
+        "--only", default="", help="comma-separated audience slugs to time (default: all six)"
+    )
+    parser.add_argument("--no-refresh", action="store_true", help="skip the first full refresh timings")
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/voyage")
@@ -300,7 +304,10 @@ def main() -> None:
 
     print(f"{'audience':<62} {'members':>9} {'compiled':>9} {'hand SQL':>9} {'ratio':>6}")
     worst = 0.0
+    only = set(filter(None, args.only.split(",")))
     for slug, label, rule, sql in AUDIENCES:
+        if only and slug not in only:
+            continue
         compiled_s, compiled_n = timed(
             lambda rule=rule: profiles_matching(rule, now=now).count(), args.repeat
         )
@@ -312,7 +319,7 @@ def main() -> None:
         print(f"{label:<62} {compiled_n:>9,} {compiled_s:>8.3f}s {hand_s:>8.3f}s {ratio:>5.2f}x")
 
     print("\nfirst full refresh (materialise membership, insert + diff):")
-    for audience in audiences:
+    for audience in [] if args.no_refresh else audiences:
         started = time.perf_counter()
         result = audience_refresh(audience_id=audience.pk, now=now)
         print(
