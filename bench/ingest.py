@@ -236,6 +236,7 @@ def _gunicorn(database_url: str, port: int, workers: int) -> subprocess.Popen:
         "--worker-class", "gthread", "--threads", "1",  # gthread keeps client connections alive
         "--keep-alive", "30",
         "--backlog", "256",
+        "--timeout", "180",  # the first request of a worker imports every app
         "--log-level", "warning",
     ]  # fmt: skip
     proc = subprocess.Popen(

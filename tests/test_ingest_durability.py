@@ -46,6 +46,8 @@ def _gunicorn(env: dict[str, str]):
             f"127.0.0.1:{port}",
             "-w",
             "1",
+            "--timeout",
+            "180",
             "--log-level",
             "warning",
         ],
@@ -54,10 +56,11 @@ def _gunicorn(env: dict[str, str]):
         start_new_session=True,
     )
     try:
-        deadline = time.time() + 30
+        # Generous: the first request imports every app (scipy for reports) on a busy machine.
+        deadline = time.time() + 150
         while True:
             with suppress(requests.ConnectionError):
-                requests.get(f"http://127.0.0.1:{port}/v1/batch", timeout=20)
+                requests.get(f"http://127.0.0.1:{port}/v1/batch", timeout=150)
                 break
             if proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("gunicorn did not start")
@@ -177,7 +180,7 @@ def test_concurrent_ingest_with_a_worker_leaves_nothing_behind(live_server):
             thread.join()
         assert not errors
         assert Event.objects.count() == 4 * 15 * 20
-        deadline = time.time() + 30
+        deadline = time.time() + 90
         while time.time() < deadline and Event.objects.filter(processed_at__isnull=True).exists():
             time.sleep(0.2)
     assert not Event.objects.filter(processed_at__isnull=True).exists()
