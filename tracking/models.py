@@ -192,7 +192,9 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """One Segment-spec message as received, plus the profile it was resolved to."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    # No single-column indexes on the two foreign keys: the (source, message_id) constraint and the
+    # (profile, timestamp) index lead with them, and every extra index slows ingestion.
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events", db_index=False)
     message_id = models.CharField(max_length=200)
     type = models.CharField(max_length=16, choices=EventType.choices)
     # track: the event name; page/screen: the page or screen name; otherwise empty.
@@ -202,7 +204,7 @@ class Event(models.Model):
     group_id = models.CharField(max_length=255, blank=True, default="")
     previous_id = models.CharField(max_length=255, blank=True, default="")
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        Profile, on_delete=models.CASCADE, null=True, blank=True, related_name="events", db_index=False
     )
     properties = models.JSONField(default=dict, blank=True)
     traits = models.JSONField(default=dict, blank=True)
@@ -221,7 +223,10 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["profile", "timestamp"], name="event_profile_ts_idx"),
-            models.Index(fields=["name", "timestamp"], name="event_name_ts_idx"),
+            # Audience rules probe one profile's events of one name in a window (incremental
+            # re-evaluation), and scan one event name over a window for everyone (full refresh).
+            models.Index(fields=["profile", "name", "timestamp"], name="event_profile_name_ts_idx"),
+            models.Index(fields=["name", "timestamp"], include=["profile"], name="event_name_ts_idx"),
             # Newest-first listings (the events API, the admin's date drill-down) on a large table.
             models.Index(fields=["timestamp", "id"], name="event_ts_id_idx"),
             models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="event_pending_idx"),

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.beat import periodic_task_ensure
+
 TASK_NAME = "partner-deliveries-dispatch"
 
 
 def periodic_task_install(sender: Any = None, *, using: str = "default", **kwargs: Any) -> None:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     from channels.partner import conf
 
-    every = max(1, int(conf.tick_seconds()))
-    schedule, _ = IntervalSchedule.objects.using(using).get_or_create(
-        every=every, period=IntervalSchedule.SECONDS
-    )
-    PeriodicTask.objects.using(using).get_or_create(
+    periodic_task_ensure(
+        using=using,
         name=TASK_NAME,
-        defaults={
-            "task": "partner.deliveries_dispatch",
-            "interval": schedule,
-            "description": "Sends partner webhook deliveries that are due (retries, missed wake-ups).",
-        },
+        task="partner.deliveries_dispatch",
+        every_seconds=max(1, int(conf.tick_seconds())),
+        description="Sends partner webhook deliveries that are due (retries, missed wake-ups).",
     )

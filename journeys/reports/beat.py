@@ -11,21 +11,16 @@ from typing import Any
 
 from django.conf import settings
 
+from config.beat import periodic_task_ensure
+
 TASK_NAME = "reports-rollups-fold"
 
 
 def periodic_task_install(sender: Any = None, *, using: str = "default", **kwargs: Any) -> None:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every = max(5, int(getattr(settings, "REPORTS_FOLD_SECONDS", 30)))
-    schedule, _ = IntervalSchedule.objects.using(using).get_or_create(
-        every=every, period=IntervalSchedule.SECONDS
-    )
-    PeriodicTask.objects.using(using).get_or_create(
+    periodic_task_ensure(
+        using=using,
         name=TASK_NAME,
-        defaults={
-            "task": "reports.rollups_fold",
-            "interval": schedule,
-            "description": "Folds new message results, runs and conversions into the campaign report rollups.",
-        },
+        task="reports.rollups_fold",
+        every_seconds=max(5, int(getattr(settings, "REPORTS_FOLD_SECONDS", 30))),
+        description="Folds new message results, runs and conversions into the campaign report rollups.",
     )
