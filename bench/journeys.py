@@ -1,6 +1,6 @@
 """Journey engine benchmark: enroll N profiles into a four-stage journey with a send and a delay, advance them.
 
-    python -m bench.journeys [--profiles 50000] [--full] [--batch-size 1000]
+    python -m bench.journeys [--profiles 5000] [--full] [--batch-size 1000]
 
 --full uses 1,000,000 profiles. It uses its own database next to DATABASE_URL's
 (voyage_bench_journeys, migrated on start; profiles are reused between runs). The journey:
@@ -250,7 +250,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--profiles", type=int, default=50_000)
+    parser.add_argument("--profiles", type=int, default=5_000)
     parser.add_argument("--full", action="store_true", help="1,000,000 profiles")
     parser.add_argument("--batch-size", type=int, default=1000)
     args = parser.parse_args()

@@ -22,15 +22,16 @@ from tracking.models import Profile
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def busy_journey(n_profiles: int):
+def busy_journey(n_profiles: int, *, send: bool = True):
     Template.objects.create(slug="w-mail", name="W", channel="email")
+    actions = [{"send": {"channel": "email", "template": "w-mail"}}] if send else []
     journey = journey_live(
         {
             "slug": "workers",
             "name": "Workers",
             "entry": {"event": "Never Sent"},
             "stages": [
-                {"key": "one", "actions": [{"send": {"channel": "email", "template": "w-mail"}}],
+                {"key": "one", "actions": actions,
                  "transitions": [{"to": "two", "after": {"minutes": 0}}]},
                 {"key": "two", "transitions": [{"to": "end", "after": {"minutes": 0}}]},
                 {"key": "end", "exit": True},
@@ -46,7 +47,7 @@ def enroll(journey, profiles):
     return runs_enroll(journey=journey, candidates=[EntryCandidate(p.pk, "bulk", now) for p in profiles])
 
 
-def wait_until(predicate, timeout=90.0):
+def wait_until(predicate, timeout=300.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
@@ -55,12 +56,12 @@ def wait_until(predicate, timeout=90.0):
     return False
 
 
-def assert_each_run_advanced_exactly_once(n):
+def assert_each_run_advanced_exactly_once(n, *, messages=True):
     assert Run.objects.filter(status=RunStatus.COMPLETED).count() == n
     # entered "one", then "two", then "end": three visits per run, never more.
     per_run = Counter_of_steps()
     assert set(per_run.values()) == {3}, per_run
-    assert Message.objects.filter(campaign_kind="journey").count() == n
+    assert Message.objects.filter(campaign_kind="journey").count() == (n if messages else 0)
     assert Message.objects.values("profile_id").annotate(n=Count("id")).filter(n__gt=1).count() == 0
 
 
@@ -72,10 +73,10 @@ def Counter_of_steps():
 def test_two_workers_share_the_batches_and_never_advance_a_run_twice():
     from config.celery import app
 
-    n = 3000
+    n = 1500
     journey, profiles = busy_journey(n)
     app.conf.task_always_eager = False
-    env = {"JOURNEYS_BATCH_SIZE": "100"}
+    env = {"JOURNEYS_BATCH_SIZE": "50"}
     try:
         with celery_worker(name="j1", extra_env=env), celery_worker(name="j2", extra_env=env):
             enroll(journey, profiles)  # wakes four advance tasks on commit
@@ -91,10 +92,10 @@ def test_two_workers_share_the_batches_and_never_advance_a_run_twice():
 def test_a_worker_killed_mid_batch_is_taken_over_after_the_lease():
     from config.celery import app
 
-    n = 4000
+    n = 2000
     journey, profiles = busy_journey(n)
     app.conf.task_always_eager = False
-    env = {"JOURNEYS_BATCH_SIZE": "200", "JOURNEYS_LEASE_SECONDS": "3"}
+    env = {"JOURNEYS_BATCH_SIZE": "100", "JOURNEYS_LEASE_SECONDS": "3"}
     try:
         with celery_worker(name="victim", extra_env=env) as victim:
             enroll(journey, profiles)
@@ -119,7 +120,8 @@ def test_a_worker_killed_mid_batch_is_taken_over_after_the_lease():
 def test_a_claimed_batch_of_a_killed_process_waits_for_its_lease_then_is_taken_once():
     """Two processes: the first claims a batch and dies before processing it; the second cannot take
     the batch while the lease holds, and takes it exactly once after."""
-    journey, profiles = busy_journey(300)
+    # No sends here: the first pass must finish well inside the dead claimer's lease, even on a busy machine.
+    journey, profiles = busy_journey(300, send=False)
     enroll_result = runs_enroll(
         journey=journey,
         candidates=[EntryCandidate(p.pk, "bulk", timezone.now() - timedelta(seconds=1)) for p in profiles],
@@ -137,7 +139,7 @@ def test_a_claimed_batch_of_a_killed_process_waits_for_its_lease_then_is_taken_o
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": _database_url(),
-        "JOURNEYS_LEASE_SECONDS": "10",
+        "JOURNEYS_LEASE_SECONDS": "30",
     }
     proc = subprocess.Popen(
         [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
@@ -161,4 +163,4 @@ def test_a_claimed_batch_of_a_killed_process_waits_for_its_lease_then_is_taken_o
     )
     second = runs_advance_due(batch_size=50)
     assert second.runs == 120
-    assert_each_run_advanced_exactly_once(300)
+    assert_each_run_advanced_exactly_once(300, messages=False)
