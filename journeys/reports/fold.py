@@ -8,7 +8,6 @@ once, and a fold that dies leaves nothing half done.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,8 +28,6 @@ from journeys.reports.models import (
     RollupCursor,
 )
 
-logger = logging.getLogger(__name__)
-
 SOURCE_TABLES = {
     "message": "channels.Message",
     "event": "channels.MessageEvent",
@@ -40,6 +37,13 @@ SOURCE_TABLES = {
 }
 GAP_SECONDS = 600  # a transaction open longer than this is not waited for (the rebuild catches it)
 PENDING_SECONDS = 900  # how long a profile's fresh events are watched for journey goals
+
+
+def jit_off() -> None:
+    """These statements are wide (dozens of sums over unions) and cheap to run: PostgreSQL's JIT
+    would spend seconds compiling them, so it is off for the transaction."""
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL jit = off")
 
 
 def batch_size() -> int:
@@ -164,6 +168,7 @@ def rollups_fold(*, limit: int | None = None) -> FoldStats:
     """Fold up to `limit` new rows per source into the rollups. Returns what it did."""
     limit = limit or batch_size()
     stats = FoldStats()
+    jit_off()
     cursors = _cursors_locked()
     now = time.time()
     w = Window(mode="fold")
@@ -216,6 +221,7 @@ def rollups_fold_until_idle(*, limit: int | None = None, max_passes: int = 1000)
 def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
     """Recompute the rollups from raw rows: every campaign, or one. Rows after the cursors stay for
     the fold (and are read live by reports meanwhile). Returns how many rollup rows were written."""
+    jit_off()
     cursors = _cursors_locked()
     if campaign is None:
         # Start from the newest rows: everything up to them is rebuilt now.
@@ -249,14 +255,6 @@ def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
     _cost_state_refresh(w, facts.zone_params({}), campaign)
     written += _conversions_fold(w, campaign)
     return written
-
-
-def reports_rebuild_all() -> int:
-    """Rebuild every campaign's rollups (the demo loader calls this at the end)."""
-    if connection.vendor != "postgresql":
-        logger.info("reports: rollups need PostgreSQL; reports read raw rows on %s", connection.vendor)
-        return 0
-    return rollups_rebuild()
 
 
 def profiles_mark_pending(*, profile_ids: list[int]) -> None:

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from journeys.reports import facts
 from journeys.reports.facts import Window
-from journeys.reports.fold import deltas_sql
+from journeys.reports.fold import deltas_sql, jit_off
 from journeys.reports.models import (
     COUNT_METRICS,
     DECIMAL_METRICS,
@@ -121,6 +121,7 @@ def report_rows(q: ReportQuery) -> list[dict[str, Any]]:
     if connection.vendor != "postgresql":
         raise ReportError("campaign reports need PostgreSQL (DATABASE_URL=postgres://…)")
     with transaction.atomic():
+        jit_off()
         return _rows(q)
 
 
@@ -320,11 +321,12 @@ def campaign_report(
     attribution: str = "last",
     ab_metric: str = "click",
     level: float = 0.95,
+    source: str = "rollups",
 ) -> dict[str, Any]:
     """Everything a campaign page shows: totals, funnel, time series, tables, skips, holdout, A/B."""
     if not 0.5 <= level < 1:
         raise ReportError("level: must be between 0.5 and 0.999")
-    base = dict(campaign=campaign, start=start, end=end, tz=tz, attribution=attribution)
+    base = dict(campaign=campaign, start=start, end=end, tz=tz, attribution=attribution, source=source)
     spend = spend_for(campaign=campaign, start=start, end=end)
     total = row_derive(report_rows(ReportQuery(**base))[0], attribution=attribution, spend=spend)
     series = [row_derive(r, attribution=attribution) for r in report_rows(ReportQuery(**base, bucket=bucket))]
