@@ -44,3 +44,75 @@ def rows_update(rows: Sequence[Model], fields: Sequence[str]) -> None:
     payload = orjson.dumps(records, default=_json_default)
     with connection.cursor() as cursor:
         cursor.execute(sql, [payload.decode()])
+
+
+def _spec(fields: Sequence[Any]) -> str:
+    return ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in fields)
+
+
+def records_update(
+    model: type[Model],
+    records: Sequence[dict[str, Any]],
+    fields: Sequence[str],
+    *,
+    keep_when_null: Sequence[str] = (),
+    where: str = "",
+    params: Sequence[Any] = (),
+) -> list[int]:
+    """UPDATE many rows from plain dicts ({"pk": …, attname: value}) in one statement; PostgreSQL only.
+
+    Values are plain Python values (str, int, datetime, Decimal, dict for JSON). Fields listed in
+    `keep_when_null` keep the row's value where the record has None. `where` adds conditions on the
+    row (alias t). Returns the primary keys of the rows actually updated.
+    """
+    if not records:
+        return []
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    pk_type = meta.pk.db_type(connection).replace("serial", "int")
+    assignments = ", ".join(
+        f'"{f.column}" = COALESCE(v."{f.column}", t."{f.column}")'
+        if f.name in keep_when_null
+        else f'"{f.column}" = v."{f.column}"'
+        for f in columns
+    )
+    sql = (
+        f'UPDATE "{meta.db_table}" AS t SET {assignments} '
+        f"FROM jsonb_to_recordset(%s::jsonb) AS v(pk {pk_type}, {_spec(columns)}) "
+        f'WHERE t."{meta.pk.column}" = v.pk {where} RETURNING t."{meta.pk.column}"'
+    )
+    payload = orjson.dumps(
+        [{"pk": r["pk"], **{f.column: r.get(f.attname) for f in columns}} for r in records],
+        default=_json_default,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payload.decode(), *params])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def records_insert(
+    model: type[Model], records: Sequence[dict[str, Any]], *, returning: Sequence[str] = ("id",)
+) -> list[tuple[Any, ...]]:
+    """INSERT many rows from plain dicts (attname → value; missing fields take their defaults) in one
+    statement; PostgreSQL only. Returns the `returning` columns of each new row."""
+    if not records:
+        return []
+    meta = model._meta
+    columns = [f for f in meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in columns if f.has_default() or f.null}
+    names = ", ".join(f'"{f.column}"' for f in columns)
+    sql = (
+        f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} '
+        f"FROM jsonb_to_recordset(%s::jsonb) AS v({_spec(columns)}) "
+        f"RETURNING {', '.join(returning)}"
+    )
+    rows = []
+    for record in records:
+        row = {}
+        for f in columns:
+            value = record.get(f.attname, defaults.get(f.attname))
+            row[f.column] = value
+        rows.append(row)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [orjson.dumps(rows, default=_json_default).decode()])
+        return cursor.fetchall()

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from channels.adapters import adapter_for, channel_config
 from channels.adapters.base import Adapter, Outgoing, SendResult
-from channels.bulk import rows_update
+from channels.bulk import records_insert, records_update
 from channels.models import (
     Message,
     MessageAttempt,
@@ -75,11 +75,54 @@ class DispatchStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+@dataclass(slots=True)
+class _Row:
+    """The columns of a claimed message that dispatch needs: plain values, no model instance (cheap)."""
+
+    pk: int
+    profile_id: int
+    channel: str
+    template_id: int | None
+    topic: str
+    data: dict[str, Any]
+    campaign_kind: str
+    campaign_id: int | None
+    attempt_count: int
+    idempotency_key: str
+    address: str = ""
+    subject: str = ""
+    attempt_id: int = 0
+
+
+ROW_FIELDS = (
+    "id",
+    "profile_id",
+    "channel",
+    "template_id",
+    "topic",
+    "data",
+    "campaign_kind",
+    "campaign_id",
+    "attempt_count",
+    "idempotency_key",
+)
+
+
+@dataclass(slots=True)
+class _Profile:
+    pk: int
+    traits: dict[str, Any]
+    locale: str
+    timezone: str
+    country: str
+    tags: list[str]
+
+
 @dataclass
 class _Plan:
     adapter: Adapter
     groups: list[list[Outgoing]]
-    attempt_ids: dict[int, int]
+    rows: dict[int, _Row]
 
 
 def worker_name() -> str:
@@ -117,15 +160,22 @@ def _quiet_hours(channel: str, options: dict[str, Any]) -> tuple[str, str] | Non
 def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | None:
     now = timezone.now()
     with transaction.atomic():
-        rows = list(
-            Message.objects.select_for_update(skip_locked=True)
+        rows = [
+            _Row(*values)
+            for values in Message.objects.select_for_update(skip_locked=True)
             .filter(status__in=[MessageStatus.PENDING, MessageStatus.DEFERRED], due_at__lte=now)
-            .order_by("due_at", "id")[:size]
-        )
+            .order_by("due_at", "id")
+            .values_list(*ROW_FIELDS)[:size]
+        ]
         if not rows:
             return None
         stats.claimed += len(rows)
-        profiles = Profile.objects.in_bulk({m.profile_id for m in rows})
+        profiles = {
+            values[0]: _Profile(*values)
+            for values in Profile.objects.filter(pk__in={m.profile_id for m in rows}).values_list(
+                "id", "traits", "locale", "timezone", "country", "tags"
+            )
+        }
         templates = {
             t.pk: t
             for t in Template.objects.filter(
@@ -136,8 +186,8 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
         adapters = {channel: adapter_for(channel) for channel in configs}
         quiet = {c: _quiet_hours(c, cfg[1]) if cfg else None for c, cfg in configs.items()}
 
-        skips: list[tuple[Message, str, str]] = []
-        defers: list[tuple[Message, datetime, str]] = []
+        skips: list[tuple[_Row, str, str]] = []
+        defers: list[tuple[_Row, datetime, str]] = []
         configured = []
         for m in rows:
             if m.template_id is None or m.template_id not in templates:
@@ -150,6 +200,7 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
 
         to_send: dict[str, list[Outgoing]] = defaultdict(list)
         by_id = {m.pk: m for m in rows}
+        variants = {pk: list(t.variants.all()) for pk, t in templates.items()}
         for m in configured:
             decision = decisions[m.pk]
             if decision.action == "skip":
@@ -158,10 +209,10 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
             if decision.action == "defer":
                 defers.append((m, decision.until, decision.detail))  # type: ignore[arg-type]
                 continue
-            template = templates[m.template_id]
+            template = templates[m.template_id]  # type: ignore[index]
             profile = profiles[m.profile_id]
             try:
-                variant = variant_for(template, profile.locale, list(template.variants.all()))
+                variant = variant_for(template, profile.locale, variants[template.pk])
                 rendered = render_variant(
                     variant=variant, channel=m.channel, profile=profile, data=m.data, message_id=m.pk
                 )
@@ -181,10 +232,10 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
                 )
             )
 
-        postponed: list[Message] = []
+        postponed: list[dict[str, Any]] = []
         plans: list[_Plan] = []
-        sending: list[Message] = []
-        attempts: list[MessageAttempt] = []
+        sending: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
         lease_until = now + timedelta(seconds=settings.CHANNELS_LEASE_SECONDS)
         for channel, outgoing in to_send.items():
             adapter = adapters[channel]
@@ -196,9 +247,8 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
                 burst=options.get("burst"),
             )
             for o in outgoing[granted:]:
-                m = by_id[o.message_id]
-                m.due_at = now + timedelta(seconds=wait * random.uniform(1.0, 1.2))
-                postponed.append(m)
+                due = now + timedelta(seconds=wait * random.uniform(1.0, 1.2))
+                postponed.append({"pk": o.message_id, "due_at": due})
             stats.rate_limited += len(outgoing) - granted
             outgoing = outgoing[:granted]
             if not outgoing:
@@ -208,55 +258,70 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
                 key = uuid.uuid4().hex
                 for o in group:
                     o.request_key = key
+            plan_rows = {}
             for o in outgoing:
                 m = by_id[o.message_id]
-                m.status = MessageStatus.SENDING
-                m.lease_owner = worker[:100]
-                m.lease_until = lease_until
                 m.attempt_count += 1
-                m.dispatched_at = now
-                m.provider = adapter.provider
-                sending.append(m)
+                plan_rows[m.pk] = m
+                sending.append(
+                    {"pk": m.pk, "attempt_count": m.attempt_count, "address": m.address, "subject": m.subject}
+                )
                 attempts.append(
-                    MessageAttempt(
-                        message_id=m.pk,
-                        number=m.attempt_count,
-                        provider=adapter.provider,
-                        started_at=now,
-                        request_id=o.request_key,
-                        batch_size=len(outgoing),
-                    )
+                    {
+                        "message_id": m.pk,
+                        "number": m.attempt_count,
+                        "provider": adapter.provider,
+                        "started_at": now,
+                        "request_id": o.request_key,
+                        "batch_size": len(outgoing),
+                    }
                 )
-            plans.append(_Plan(adapter=adapter, groups=groups, attempt_ids={}))
+            plans.append(_Plan(adapter=adapter, groups=groups, rows=plan_rows))
 
-        events: list[MessageEvent] = []
+        events: list[dict[str, Any]] = []
         announcements = []
+        closed: list[dict[str, Any]] = []
         for m, reason, detail in skips:
-            m.status, m.skip_reason, m.error = MessageStatus.SKIPPED, reason, detail[:2000]
-            events.append(
-                MessageEvent(
-                    message_id=m.pk, kind="skipped", at=now, data={"reason": reason, "detail": detail}
-                )
+            closed.append(
+                {"pk": m.pk, "status": MessageStatus.SKIPPED, "skip_reason": reason, "error": detail[:2000]}
             )
-            announcements.append((m.pk, m.status, "skipped"))
+            events.append(
+                {
+                    "message_id": m.pk,
+                    "kind": "skipped",
+                    "at": now,
+                    "data": {"reason": reason, "detail": detail},
+                }
+            )
+            announcements.append((m.pk, MessageStatus.SKIPPED, "skipped"))
         for m, until, detail in defers:
-            m.status, m.due_at = MessageStatus.DEFERRED, until
+            postponed.append({"pk": m.pk, "due_at": until, "status": MessageStatus.DEFERRED})
             events.append(
-                MessageEvent(
-                    message_id=m.pk,
-                    kind="deferred",
-                    at=now,
-                    data={"reason": "quiet_hours", "detail": detail, "until": until.isoformat()},
-                )
+                {
+                    "message_id": m.pk,
+                    "kind": "deferred",
+                    "at": now,
+                    "data": {"reason": "quiet_hours", "detail": detail, "until": until.isoformat()},
+                }
             )
-            announcements.append((m.pk, m.status, "deferred"))
-        rows_update(
-            [m for m, _, _ in skips] + [m for m, _, _ in defers] + postponed + sending,
+            announcements.append((m.pk, MessageStatus.DEFERRED, "deferred"))
+        records_update(Message, closed, ["status", "skip_reason", "error"])
+        records_update(Message, postponed, ["due_at", "status"], keep_when_null=["status"])
+        records_update(
+            Message,
+            [
+                {
+                    **r,
+                    "status": MessageStatus.SENDING,
+                    "lease_owner": worker[:100],
+                    "lease_until": lease_until,
+                    "dispatched_at": now,
+                    "provider": attempt["provider"],
+                }
+                for r, attempt in zip(sending, attempts, strict=True)
+            ],
             [
                 "status",
-                "skip_reason",
-                "error",
-                "due_at",
                 "lease_owner",
                 "lease_until",
                 "attempt_count",
@@ -266,11 +331,11 @@ def _claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | Non
                 "subject",
             ],
         )
-        created = MessageAttempt.objects.bulk_create(attempts, batch_size=1000)
-        attempt_ids = {a.message_id: a.pk for a in created}
-        for plan in plans:
-            plan.attempt_ids = {o.message_id: attempt_ids[o.message_id] for g in plan.groups for o in g}
-        MessageEvent.objects.bulk_create(events, batch_size=1000)
+        for attempt_id, message_id in records_insert(
+            MessageAttempt, attempts, returning=("id", "message_id")
+        ):
+            by_id[message_id].attempt_id = attempt_id
+        records_insert(MessageEvent, events)
         statuses_announce(announcements)
         stats.skipped += len(skips)
         stats.deferred += len(defers)
@@ -289,82 +354,79 @@ def retry_delay(*, attempt: int, retry_after: float | None) -> float:
 def _record(*, worker: str, plan: _Plan, results: list[SendResult], stats: DispatchStats) -> None:
     now = timezone.now()
     by_message = {r.message_id: r for r in results}
+    updates: list[dict[str, Any]] = []
+    finished: dict[int, dict[str, Any]] = {}
+    outcome: dict[int, tuple[str, dict[str, Any]]] = {}
+    followups: dict[int, list[Result]] = {}
+    retired: set[int] = set()
+    for message_id, r in by_message.items():
+        m = plan.rows[message_id]
+        finished[message_id] = {
+            "pk": m.attempt_id,
+            "finished_at": now,
+            "status_code": r.status_code,
+            "duration_ms": r.duration_ms,
+            "error": r.error,
+            "retryable": r.retryable and not r.ok,
+            "batch_size": r.batch_size,
+            "request_id": r.request_id or None,
+        }
+        if r.ok:
+            update = {
+                "status": MessageStatus.SENT,
+                "sent_at": now,
+                "error": "",
+                "provider_message_id": r.provider_message_id[:255],
+            }
+            if r.cost is not None:
+                update["cost"], update["cost_currency"] = r.cost, r.cost_currency[:3]
+            outcome[message_id] = ("sent", {"provider": plan.adapter.provider})
+            followups[message_id] = [
+                Result(
+                    m.pk,
+                    e.kind,
+                    now + timedelta(seconds=e.seconds_later),
+                    e.data,
+                    f"{plan.adapter.provider}:{m.pk}:{e.kind}",
+                )
+                for e in r.events
+            ]
+        elif r.retryable and m.attempt_count < settings.CHANNELS_MAX_ATTEMPTS:
+            delay = retry_delay(attempt=m.attempt_count, retry_after=r.retry_after)
+            update = {
+                "status": MessageStatus.PENDING,
+                "due_at": now + timedelta(seconds=delay),
+                "error": r.error,
+            }
+            outcome[message_id] = (
+                "retry_scheduled",
+                {"error": r.error, "status_code": r.status_code, "retry_in": round(delay, 1)},
+            )
+        else:
+            reason = Reason.RETRIES_EXHAUSTED if r.retryable else Reason.PROVIDER_REJECTED
+            update = {"status": MessageStatus.FAILED, "skip_reason": reason, "error": r.error}
+            outcome[message_id] = (
+                "failed",
+                {"error": r.error, "status_code": r.status_code, "reason": reason},
+            )
+            if r.invalid_address:
+                retired.add(message_id)
+        updates.append({"pk": message_id, "lease_owner": "", "lease_until": None, **update})
+
     with transaction.atomic():
-        rows = list(
+        # Lock, in id order as every other writer does, the rows still leased to us.
+        ours = set(
             Message.objects.select_for_update()
             .filter(pk__in=list(by_message), status=MessageStatus.SENDING, lease_owner=worker[:100])
             .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        if len(rows) < len(by_message):
+        if len(ours) < len(by_message):
             # Our lease ran out and the sweep resolved them; it recorded what happened.
-            logger.warning("channels: %d results arrived after the lease ended", len(by_message) - len(rows))
-        attempts = MessageAttempt.objects.in_bulk([plan.attempt_ids[m.pk] for m in rows])
-        events: list[MessageEvent] = []
-        followups: list[Result] = []
-        announcements = []
-        retired: list[Message] = []
-        for m in rows:
-            r = by_message[m.pk]
-            attempt = attempts[plan.attempt_ids[m.pk]]
-            attempt.finished_at = now
-            attempt.status_code = r.status_code
-            attempt.duration_ms = r.duration_ms
-            attempt.error = r.error
-            attempt.retryable = r.retryable and not r.ok
-            attempt.batch_size = r.batch_size
-            attempt.request_id = r.request_id or attempt.request_id
-            m.lease_owner, m.lease_until = "", None
-            if r.ok:
-                m.status, m.sent_at, m.error = MessageStatus.SENT, now, ""
-                m.provider_message_id = r.provider_message_id[:255]
-                if r.cost is not None:
-                    m.cost, m.cost_currency = r.cost, r.cost_currency[:3]
-                events.append(
-                    MessageEvent(message_id=m.pk, kind="sent", at=now, data={"provider": m.provider})
-                )
-                announcements.append((m.pk, m.status, "sent"))
-                stats.sent += 1
-                for e in r.events:
-                    followups.append(
-                        Result(
-                            m.pk,
-                            e.kind,
-                            now + timedelta(seconds=e.seconds_later),
-                            e.data,
-                            f"{m.provider}:{m.pk}:{e.kind}",
-                        )
-                    )
-            elif r.retryable and m.attempt_count < settings.CHANNELS_MAX_ATTEMPTS:
-                delay = retry_delay(attempt=m.attempt_count, retry_after=r.retry_after)
-                m.status, m.due_at, m.error = MessageStatus.PENDING, now + timedelta(seconds=delay), r.error
-                events.append(
-                    MessageEvent(
-                        message_id=m.pk,
-                        kind="retry_scheduled",
-                        at=now,
-                        data={"error": r.error, "status_code": r.status_code, "retry_in": round(delay, 1)},
-                    )
-                )
-                announcements.append((m.pk, m.status, "retry_scheduled"))
-                stats.retrying += 1
-            else:
-                m.status = MessageStatus.FAILED
-                m.skip_reason = Reason.RETRIES_EXHAUSTED if r.retryable else Reason.PROVIDER_REJECTED
-                m.error = r.error
-                events.append(
-                    MessageEvent(
-                        message_id=m.pk,
-                        kind="failed",
-                        at=now,
-                        data={"error": r.error, "status_code": r.status_code, "reason": m.skip_reason},
-                    )
-                )
-                announcements.append((m.pk, m.status, "failed"))
-                stats.failed += 1
-                if r.invalid_address:
-                    retired.append(m)
-        rows_update(
-            rows,
+            logger.warning("channels: %d results arrived after the lease ended", len(by_message) - len(ours))
+        records_update(
+            Message,
+            [u for u in updates if u["pk"] in ours],
             [
                 "status",
                 "sent_at",
@@ -377,25 +439,48 @@ def _record(*, worker: str, plan: _Plan, results: list[SendResult], stats: Dispa
                 "lease_owner",
                 "lease_until",
             ],
+            keep_when_null=[
+                "sent_at",
+                "provider_message_id",
+                "cost",
+                "cost_currency",
+                "due_at",
+                "skip_reason",
+            ],
         )
-        rows_update(
-            list(attempts.values()),
+        records_update(
+            MessageAttempt,
+            [finished[pk] for pk in ours],
             ["finished_at", "status_code", "duration_ms", "error", "retryable", "batch_size", "request_id"],
+            keep_when_null=["request_id"],
         )
-        MessageEvent.objects.bulk_create(events, batch_size=1000)
-        for m in retired:
+        ordered = sorted(ours)
+        records_insert(
+            MessageEvent,
+            [{"message_id": pk, "kind": outcome[pk][0], "at": now, "data": outcome[pk][1]} for pk in ordered],
+        )
+        statuses = {u["pk"]: u["status"] for u in updates}
+        announcements = [(pk, statuses[pk], outcome[pk][0]) for pk in ordered]
+        kinds = [outcome[pk][0] for pk in ordered]
+        stats.sent += kinds.count("sent")
+        stats.retrying += kinds.count("retry_scheduled")
+        stats.failed += kinds.count("failed")
+        for pk in retired & ours:
             # The provider says this token/number is gone for good: stop using it.
+            m = plan.rows[pk]
             ContactPoint.objects.filter(profile_id=m.profile_id, channel=m.channel, address=m.address).update(
                 active=False
             )
         statuses_announce(announcements)
-        if settings.CHANNELS_TRACK_SENT_EVENTS:
+        sent = [pk for pk in ordered if outcome[pk][0] == "sent"]
+        if settings.CHANNELS_TRACK_SENT_EVENTS and sent:
             from channels.results import profile_events_ingest
 
-            sent = [m for m in rows if m.status == MessageStatus.SENT]
-            profile_events_ingest([(m, Result(m.pk, "sent", now)) for m in sent])
-        if followups:
-            results_record(followups)
+            messages = Message.objects.filter(pk__in=sent).select_related("template")
+            profile_events_ingest([(message, Result(message.pk, "sent", now)) for message in messages])
+        results = [r for pk in sent for r in followups[pk]]
+        if results:
+            results_record(results)
 
 
 def leases_sweep(*, limit: int = 1000) -> int:

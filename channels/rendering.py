@@ -9,6 +9,15 @@ recipient receives exactly the final content.
 
 A render error (unknown variable, bad syntax, a filter failing, invalid JSON for webhooks) raises
 RenderError with a message naming the field and position; nothing half-rendered is ever sent.
+
+Fast path for email (dispatch renders thousands a second). A variant whose fields are only text
+and plain `{{ a.b.c }}` outputs, optionally `| default: 'text'` (no tags, no other filters: most
+marketing emails) is compiled once into an *email plan*: literal pieces and variable slots, and
+the tracked skeleton shared by every recipient. Per message we then only look up the values, build the final content exactly as Liquid
+and the link tracking would, and check that it equals the shared skeleton with this recipient's
+substitutions. Any value that is not a plain string or integer, or contains "%", and any template
+the plan does not cover, goes through the full Liquid path; a message whose content would differ
+from the shared skeleton is sent on its own. So the recipient always receives what Liquid renders.
 """
 
 from __future__ import annotations
@@ -24,6 +33,12 @@ from typing import Any
 import markupsafe
 from django.conf import settings
 from liquid import Environment, StrictDefaultUndefined
+from liquid.builtin.content import ContentNode
+from liquid.builtin.expressions.arguments import PositionalArgument
+from liquid.builtin.expressions.filtered import FilteredExpression
+from liquid.builtin.expressions.path import Path
+from liquid.builtin.expressions.primitive import StringLiteral
+from liquid.builtin.output import OutputNode
 from liquid.exceptions import LiquidError
 
 from channels import tokens
@@ -61,6 +76,9 @@ class Rendered:
     locale: str = ""
     variant_id: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Messages with the same batch key share one skeleton, and every substitution is used in it
+    # (set by the email fast path; empty: the adapter compares skeletons itself).
+    batch_key: str = ""
 
     @property
     def json_body(self) -> Any:
@@ -118,6 +136,29 @@ def render_variant(
 ) -> Rendered:
     links = {"unsubscribe_url": TOKEN_UNSUBSCRIBE, "preferences_url": TOKEN_PREFERENCES}
     context = render_context(profile=profile, data=data or {}, links=links)
+    if channel == Channel.EMAIL and message_id is not None:
+        plan = _email_plan(
+            variant.pk or 0, variant.updated_at.isoformat() if variant.updated_at else "", variant
+        )
+        if plan is not None:
+            rendered = plan.render(context=context, profile_id=profile.pk, message_id=message_id)
+            if rendered is not None:
+                rendered.locale, rendered.variant_id = variant.locale, variant.pk
+                return rendered
+    return _render_liquid(
+        variant=variant, channel=channel, profile=profile, data=data, context=context, message_id=message_id
+    )
+
+
+def _render_liquid(
+    *,
+    variant: TemplateVariant,
+    channel: str,
+    profile: Any,
+    data: dict[str, Any],
+    context: dict[str, Any],
+    message_id: int | None,
+) -> Rendered:
     skeleton: dict[str, str] = {}
     stamp = variant.updated_at.isoformat() if variant.updated_at else ""
     for name in FIELDS_BY_CHANNEL.get(channel, ()):
@@ -255,3 +296,249 @@ def _personal_values_tokenize(rendered: Rendered, *, profile: Any, data: dict[st
         if added and substitute(text, {**rendered.substitutions, **added}) == before:
             rendered.substitutions.update(added)
             rendered.skeleton[name] = text
+
+
+# --- the email fast path ------------------------------------------------------------------------
+TOKEN_RE = re.compile(r"%vy_[a-z0-9]+%")
+LINK_PATHS = {("unsubscribe_url",): TOKEN_UNSUBSCRIBE, ("preferences_url",): TOKEN_PREFERENCES}
+_MISSING = object()
+_plans: dict[tuple[int, str, str], _EmailPlan | None] = {}
+
+
+@dataclass
+class _EmailPlan:
+    key: str
+    # The variable slots: a path, and the literal of its `| default:` filter if it has one.
+    paths: list[tuple[tuple[str, ...], str | None]]
+    # Per field, the Liquid output as pieces: literal text, or the index of a variable in `paths`.
+    raw: dict[str, list[str | int]]
+    # The tracked skeleton every recipient shares, and the same split into (is_token, text) pieces.
+    skeleton: dict[str, str]
+    pieces: dict[str, list[tuple[bool, str]]]
+    click_tokens: list[str]
+    used: frozenset[str]
+    sources: dict[str, Any]  # compiled Liquid per field, for the one-time cross-check
+    checked: bool = False
+    disabled: bool = False
+
+    def render(self, *, context: dict[str, Any], profile_id: int, message_id: int) -> Rendered | None:
+        """This message's Rendered, or None when it must take the full Liquid path."""
+        if self.disabled:
+            return None
+        values: list[str] = []
+        escaped: list[str] = []
+        for path, fallback in self.paths:
+            value: Any = context
+            for segment in path:
+                if type(value) is not dict:
+                    return None  # Liquid's own rules for lists, strings, .size …
+                value = value.get(segment, _MISSING)
+                if value is _MISSING:
+                    if segment in ("size", "first", "last"):
+                        return None
+                    break
+            if fallback is not None and (
+                value is _MISSING
+                or value is None
+                or value is False
+                or (type(value) in (str, list, dict) and not value)
+            ):
+                # `| default: '…'`: a string literal, output as written (Liquid marks literals safe).
+                if "%" in fallback:
+                    return None
+                values.append(fallback)
+                escaped.append(fallback)
+                continue
+            kind = type(value)
+            if kind is int:
+                value = str(value)
+            elif kind is not str or "%" in value:
+                return None
+            values.append(value)
+            escaped.append(str(markupsafe.escape(value)))
+        subject = _join(self.raw["subject"], values)
+        html = _join(self.raw["html"], escaped)
+        text = _join(self.raw["text"], values)
+        if not self.checked and not self._agrees_with_liquid(context, subject, html, text):
+            return None
+        if not (html or text):
+            return None  # the Liquid path raises the render error
+
+        base = settings.PUBLIC_BASE_URL.rstrip("/")
+        token = tokens.unsubscribe_token(profile_id=profile_id, channel=Channel.EMAIL, message_id=message_id)
+        unsubscribe, preferences = f"{base}/u/{token}/", f"{base}/preferences/{token}/"
+        open_url = tokens.open_url(message_id=message_id)
+        # The final content, step by step as _track_links and substitute() produce it.
+        clicks: list[str] = []
+        if html:
+
+            def replace_href(match: re.Match[str]) -> str:
+                url = html_lib.unescape(match.group(3))
+                if tokens.is_own_url(url):
+                    return match.group(0)
+                clicks.append(tokens.click_url(message_id=message_id, url=url))
+                return f"{match.group(1)}{match.group(2)}{clicks[-1]}{match.group(2)}"
+
+            html = HREF_RE.sub(replace_href, html)
+            pixel = f'<img src="{open_url}" width="1" height="1" alt="" style="display:none">'
+            html = html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
+            if TOKEN_UNSUBSCRIBE not in html:
+                link = f'<p style="font-size:12px"><a href="{TOKEN_UNSUBSCRIBE}">Unsubscribe</a></p>'
+                html = html.replace("</body>", link + "</body>") if "</body>" in html else html + link
+            html = html.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, preferences)
+        if text:
+            if TOKEN_UNSUBSCRIBE not in text:
+                text += f"\n\nUnsubscribe: {TOKEN_UNSUBSCRIBE}"
+            text = text.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, preferences)
+        subject = subject.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, preferences)
+        content = {"subject": subject, "html": html, "text": text}
+        headers = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+        subs = {TOKEN_UNSUBSCRIBE: unsubscribe, TOKEN_PREFERENCES: preferences, TOKEN_OPEN: open_url}
+        for i, value in enumerate(values):
+            subs[f"%vy_h{i}%"] = escaped[i]
+            subs[f"%vy_t{i}%"] = value
+        if len(clicks) == len(self.click_tokens):
+            subs.update(zip(self.click_tokens, clicks, strict=True))
+            if all(
+                "".join(subs[t] if is_token else t for is_token, t in self.pieces[name]) == content[name]
+                for name in ("html", "text")
+            ):
+                used = {k: v for k, v in subs.items() if k in self.used}
+                return Rendered(
+                    content=content,
+                    skeleton=self.skeleton,
+                    substitutions=used,
+                    headers=headers,
+                    batch_key=self.key,
+                )
+        # Same content, but it cannot share the skeleton: it travels on its own.
+        return Rendered(
+            content=content,
+            skeleton=dict(content),
+            substitutions={},
+            headers=headers,
+            batch_key=f"solo:{message_id}",
+        )
+
+    def _agrees_with_liquid(self, context: dict[str, Any], subject: str, html: str, text: str) -> bool:
+        """Once per plan: the pieces must give exactly what Liquid renders, or the plan is dropped."""
+        try:
+            liquid = {
+                name: (t.render(**context) if t is not None else "") for name, t in self.sources.items()
+            }
+        except Exception:
+            liquid = {}
+        if liquid != {"subject": subject, "html": html, "text": text}:
+            self.disabled = True
+            return False
+        self.checked = True
+        return True
+
+
+def _join(pieces: list[str | int], values: list[str]) -> str:
+    return "".join(values[p] if type(p) is int else p for p in pieces)  # type: ignore[index,misc]
+
+
+def _plain_pieces(template: Any, paths: list[tuple[tuple[str, ...], str | None]]) -> list[str | int] | None:
+    """Literal text and plain variable outputs (optionally `| default: 'text'`); anything else → None."""
+    pieces: list[str | int] = []
+    for node in template.nodes:
+        if type(node) is ContentNode:
+            if "%vy" in node.text:
+                return None
+            pieces.append(node.text)
+            continue
+        if type(node) is not OutputNode:
+            return None
+        expression = node.expression
+        if type(expression) is not FilteredExpression or len(expression.filters) > 1:
+            return None
+        left = expression.left
+        if type(left) is not Path or not all(type(s) is str for s in left.path):
+            return None
+        fallback = None
+        if expression.filters:
+            fallback = _default_literal(expression.filters[0])
+            if fallback is None:
+                return None
+        slot = (tuple(left.path), fallback)
+        if fallback is None and slot[0] in LINK_PATHS:
+            pieces.append(LINK_PATHS[slot[0]])
+            continue
+        if slot not in paths:
+            paths.append(slot)
+        pieces.append(paths.index(slot))
+    return pieces
+
+
+def _default_literal(liquid_filter: Any) -> str | None:
+    """The text of `default: 'text'` (one string argument, nothing else); None for any other filter."""
+    if liquid_filter.name != "default" or len(liquid_filter.args) != 1:
+        return None
+    argument = liquid_filter.args[0]
+    if type(argument) is not PositionalArgument or type(argument.value) is not StringLiteral:
+        return None
+    return str(argument.value.value)
+
+
+def _email_plan(variant_id: int, stamp: str, variant: TemplateVariant) -> _EmailPlan | None:
+    cache_key = (variant_id, stamp, settings.PUBLIC_BASE_URL)
+    if cache_key in _plans:
+        return _plans[cache_key]
+    plan = _email_plan_build(variant_id, stamp, variant) if variant_id else None
+    if len(_plans) > 512:
+        _plans.clear()
+    _plans[cache_key] = plan
+    return plan
+
+
+def _email_plan_build(variant_id: int, stamp: str, variant: TemplateVariant) -> _EmailPlan | None:
+    paths: list[tuple[tuple[str, ...], str | None]] = []
+    raw: dict[str, list[str | int]] = {}
+    sources: dict[str, Any] = {}
+    for name in EMAIL_FIELDS:
+        source = getattr(variant, name) or ""
+        if not source:
+            raw[name], sources[name] = [], None
+            continue
+        try:
+            compiled = _compiled(variant_id, stamp, name, source)
+        except LiquidError:
+            return None
+        pieces = _plain_pieces(compiled, paths)
+        if pieces is None:
+            return None
+        raw[name], sources[name] = pieces, compiled
+
+    def tokens_for(name: str) -> str:
+        mark = "h" if name == "html" else "t"
+        return "".join(f"%vy_{mark}{p}%" if type(p) is int else p for p in raw[name])  # type: ignore[str-bytes-safe]
+
+    # The shared skeleton: the Liquid output with variable slots as tokens, through _track_links.
+    skeleton = {name: tokens_for(name) for name in EMAIL_FIELDS}
+    rendered = Rendered(content={}, skeleton=skeleton, substitutions={})
+    _track_links(rendered, channel=Channel.EMAIL, message_id=0)
+    click_tokens = [t for t in rendered.substitutions if t.startswith("%vy_c")]
+    pieces = {
+        name: [
+            (bool(TOKEN_RE.fullmatch(part)), part)
+            for part in re.split(f"({TOKEN_RE.pattern})", skeleton[name])
+            if part
+        ]
+        for name in ("html", "text")
+    }
+    used = frozenset(t for name in ("html", "text") for is_token, t in pieces[name] if is_token)
+    return _EmailPlan(
+        key=f"plan:{variant_id}:{stamp}",
+        paths=paths,
+        raw=raw,
+        skeleton=skeleton,
+        pieces=pieces,
+        click_tokens=click_tokens,
+        used=used,
+        sources=sources,
+    )

@@ -43,6 +43,8 @@ class SendGridAdapter(Adapter):
             subs_size = sum(len(k) + len(v) for k, v in _used_substitutions(item).items())
             if subs_size > MAX_SUBSTITUTION_BYTES:
                 key = f"solo:{item.message_id}"
+            elif item.rendered.batch_key:
+                key = item.rendered.batch_key
             else:
                 sk = item.rendered.skeleton
                 digest = hashlib.blake2s(
@@ -144,6 +146,8 @@ class SendGridAdapter(Adapter):
 
 
 def _used_substitutions(item: Outgoing) -> dict[str, str]:
+    if item.rendered.batch_key:  # the renderer kept only the substitutions its skeleton uses
+        return item.rendered.substitutions
     sk = item.rendered.skeleton
     body = sk.get("html", "") + sk.get("text", "")
     return {k: v for k, v in item.rendered.substitutions.items() if k in body}

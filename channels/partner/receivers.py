@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels.models import Message
-from channels.partner.models import Endpoint
 from channels.partner.services import partner_event_publish
+from channels.partner.subscribers import subscribed_event_types
 
 # Message timeline entries (MessageEvent kinds) partners hear about, and the event type each becomes.
 MESSAGE_EVENT_TYPES = {
@@ -102,4 +102,5 @@ def _message_facts(message_id: int) -> dict[str, Any]:
 
 
 def _anyone_subscribed(event_type: str) -> bool:
-    return any(e.subscribes_to(event_type) for e in Endpoint.objects.filter(enabled=True).only("event_types"))
+    types = subscribed_event_types()
+    return "*" in types or event_type in types

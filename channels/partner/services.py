@@ -25,6 +25,7 @@ from channels.partner.destination import DestinationRefused, DestinationUnresolv
 from channels.partner.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint
 from channels.partner.registry import ALL, event_type_known, event_types_list
 from channels.partner.signing import headers_build, secret_generate, webhook_id_for
+from channels.partner.subscribers import subscriptions_changed
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str, now: datetime | None = 
         enabled=False, disabled_reason=reason[:255], disabled_at=now
     )
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:255], now
+    subscriptions_changed()
     logger.warning("partner endpoint %s disabled: %s", endpoint.pk, reason)
     return endpoint
 
@@ -150,6 +152,7 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
     Endpoint.objects.filter(pk=endpoint.pk).update(
         enabled=True, disabled_reason="", disabled_at=None, failing_since=None
     )
+    subscriptions_changed()
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = (
         True,
         "",
