@@ -106,3 +106,28 @@ def test_a_row_committed_after_the_fold_passed_its_id_is_folded_once():
     raw = metrics.report_rows(metrics.ReportQuery(campaign=("broadcast", message.campaign_id), source="raw"))
     assert metrics.report_rows(metrics.ReportQuery(campaign=("broadcast", message.campaign_id))) == raw
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db
+def test_the_fold_is_installed_as_a_beat_task_and_folds_when_run():
+    from django_celery_beat.models import PeriodicTask
+
+    from journeys.reports.beat import TASK_NAME, periodic_task_install
+    from journeys.reports.tasks import rollups_fold_task
+
+    periodic_task_install()
+    assert PeriodicTask.objects.get(name=TASK_NAME).task == "reports.rollups_fold"
+    dataset_generate(seed=9, profiles=15, start=START)
+    assert rollups_fold_task.delay().get() > 0
+    assert HourlyRollup.objects.exists()
+
+
+@pytest.mark.django_db
+def test_processed_events_put_their_profiles_under_watch_for_conversions():
+    from journeys.reports.models import PendingProfile
+    from tracking import signals
+    from tracking.models import Profile
+
+    profile = Profile.objects.create(timezone="Asia/Tokyo")
+    signals.events_processed.send(sender=None, event_ids=[], profile_ids=[profile.pk])
+    assert PendingProfile.objects.filter(profile_id=profile.pk).exists()
