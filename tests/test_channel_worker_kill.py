@@ -26,14 +26,14 @@ WORKER_ENV = {
 }
 
 
-def _wait(predicate, timeout: float, kick=None) -> bool:
+def _wait(predicate, timeout: float, kick=None, interval: float = 0.5) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
             return True
         if kick:
             kick()
-        time.sleep(0.5)
+        time.sleep(interval)
     return predicate()
 
 
@@ -55,9 +55,15 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(fake_sendgrid, setti
     try:
         with celery_worker(name="doomed", extra_env=WORKER_ENV) as first:
             dispatch_task.delay()
-            assert _wait(lambda: len(fake_sendgrid.requests) >= 3, 30), (
-                "the first worker never started sending"
-            )
+            # Kill while a call is in flight (rows leased), not in the gap between two batches.
+            assert _wait(
+                lambda: (
+                    len(fake_sendgrid.requests) >= 3
+                    and Message.objects.filter(status=MessageStatus.SENDING).exists()
+                ),
+                30,
+                interval=0.05,
+            ), "the first worker never started sending"
             worker_kill(first)
         in_flight = Message.objects.filter(status=MessageStatus.SENDING).count()
         received_before_takeover = len(fake_sendgrid.emails)
