@@ -43,9 +43,15 @@ def _load() -> str:
     return out.getvalue()
 
 
+def _store_events():
+    """The store's own events: channel results (source voyage-channels) keep arriving as the demo
+    journey sends, so they are not part of what a re-run must leave unchanged."""
+    return Event.objects.filter(source__name__in=["web", "ios", "amazon"])
+
+
 def _counts() -> tuple[int, ...]:
     return (
-        Event.objects.count(),
+        _store_events().count(),
         Profile.objects.count(),
         Identity.objects.count(),
         ProfileMerge.objects.count(),
@@ -124,10 +130,10 @@ def test_demo_store_is_loaded_through_the_pipeline_and_a_rerun_changes_nothing(c
 
 def test_reset_reloads_the_same_store(password_file):
     _load()
-    events = Event.objects.count()
+    events = _store_events().count()
     orders = sorted(Event.objects.filter(name="Order Completed").values_list("message_id", flat=True))
     out = StringIO()
     call_command("load_demo", "--shoppers", "80", "--no-progress", "--reset", stdout=out)
     assert "Removed the demo's events" in out.getvalue()
-    assert Event.objects.count() == events
+    assert _store_events().count() == events
     assert sorted(Event.objects.filter(name="Order Completed").values_list("message_id", flat=True)) == orders

@@ -445,8 +445,13 @@ def _events_assign(assignments: list[tuple[int, int | None]], now: Any) -> None:
                 [now, _int_array(a[0] for a in assignments), _int_array(a[1] for a in assignments)],
             )
         return
-    rows = [Event(pk=event_id, profile_id=pid, processed_at=now) for event_id, pid in assignments]
-    Event.objects.bulk_update(rows, ["profile_id", "processed_at"], batch_size=500)
+    # SQLite (the demo): plain executemany; Django's bulk_update CASE chains are ~25x slower here.
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE tracking_event SET profile_id = %s, processed_at = %s WHERE id = %s",
+            [(pid, at, event_id) for event_id, pid in assignments],
+        )
 
 
 def _profiles_update(events: list[Event], profiles: dict[int, Profile], now: Any) -> set[int]:
@@ -542,9 +547,7 @@ _PROFILE_FIELDS = [
 
 def _profiles_save(rows: list[Profile], now: Any) -> None:
     if not settings.IS_POSTGRES:
-        for row in rows:
-            row.updated_at = now
-        Profile.objects.bulk_update(rows, [*_PROFILE_FIELDS, "updated_at"], batch_size=500)
+        _profiles_save_sqlite(rows, now)
         return
     # One UPDATE from a JSON document instead of Django's CASE chain per column.
     rows_json = [
@@ -580,3 +583,19 @@ def _json_text(value: Any) -> str:
 def _int_array(values: Any) -> str:
     """A PostgreSQL array literal: built here in one join, not quoted value by value by the driver."""
     return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+
+
+def _profiles_save_sqlite(rows: list[Profile], now: Any) -> None:
+    """The demo's path: one executemany, values prepared the way Django stores them on SQLite."""
+    ops = connection.ops
+    fields = [Profile._meta.get_field(name) for name in [*_PROFILE_FIELDS, "updated_at"]]
+    for row in rows:
+        row.updated_at = now
+    assignments = ", ".join(f"{f.column} = %s" for f in fields)
+    params = [
+        [*(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields), row.pk] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {ops.quote_name(Profile._meta.db_table)} SET {assignments} WHERE id = %s", params
+        )
