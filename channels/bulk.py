@@ -69,6 +69,8 @@ def records_update(
         return []
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
+    if connection.vendor != "postgresql":
+        return _records_update_rowwise(model, records, columns, keep_when_null, where, params)
     pk_type = meta.pk.db_type(connection).replace("serial", "int")
     assignments = ", ".join(
         f'"{f.column}" = COALESCE(v."{f.column}", t."{f.column}")'
@@ -100,6 +102,8 @@ def records_insert(
     meta = model._meta
     columns = [f for f in meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in columns if f.has_default() or f.null}
+    if connection.vendor != "postgresql":
+        return _records_insert_rowwise(model, records, columns, defaults, returning)
     names = ", ".join(f'"{f.column}"' for f in columns)
     sql = (
         f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} '
@@ -116,3 +120,46 @@ def records_insert(
     with connection.cursor() as cursor:
         cursor.execute(sql, [orjson.dumps(rows, default=_json_default).decode()])
         return cursor.fetchall()
+
+
+# SQLite (the demo) has no jsonb_to_recordset: the same statements row by row, values prepared the
+# way Django stores them. Throughput there is not a goal; correctness is.
+
+
+def _records_update_rowwise(model, records, columns, keep_when_null, where, params) -> list[int]:
+    meta = model._meta
+    assignments = ", ".join(
+        f'"{f.column}" = COALESCE(%s, "{f.column}")' if f.name in keep_when_null else f'"{f.column}" = %s'
+        for f in columns
+    )
+    # This SQLite build does not alias UPDATE targets, so the caller's `t.` becomes the table name.
+    table = f'"{meta.db_table}"'
+    where = where.replace("t.", f"{table}.")
+    sql = (
+        f"UPDATE {table} SET {assignments} "
+        f'WHERE {table}."{meta.pk.column}" = %s {where} RETURNING "{meta.pk.column}"'
+    )
+    updated: list[int] = []
+    with connection.cursor() as cursor:
+        for record in records:
+            values = [f.get_db_prep_save(record.get(f.attname), connection) for f in columns]
+            cursor.execute(sql, [*values, record["pk"], *params])
+            updated.extend(row[0] for row in cursor.fetchall())
+    return updated
+
+
+def _records_insert_rowwise(model, records, columns, defaults, returning) -> list[tuple[Any, ...]]:
+    meta = model._meta
+    names = ", ".join(f'"{f.column}"' for f in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f'INSERT INTO "{meta.db_table}" ({names}) VALUES ({marks}) RETURNING {", ".join(returning)}'
+    out: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for record in records:
+            values = [
+                f.get_db_prep_save(record.get(f.attname, defaults.get(f.attname)), connection)
+                for f in columns
+            ]
+            cursor.execute(sql, values)
+            out.extend(cursor.fetchall())
+    return out
