@@ -12,7 +12,7 @@ from django.db import connection, connections, transaction
 
 from channels.models import Message, MessageEvent
 from journeys.reports import fold, metrics
-from journeys.reports.models import METRICS, HourlyRollup
+from journeys.reports.models import METRICS, HourlyRollup, MessageFirst
 from journeys.reports.testing import dataset_generate
 
 START = datetime(2026, 4, 6, tzinfo=UTC)
@@ -35,9 +35,11 @@ def test_incremental_fold_equals_rebuild_and_the_command():
     stats = fold.rollups_fold_until_idle(limit=41)
     assert stats.rows > 500 and stats.conversions > 5
     folded = rollup_snapshot()
-    assert folded
+    firsts = set(MessageFirst.objects.values_list("message_id", "first_open_id", "first_click_id"))
+    assert folded and firsts
     fold.rollups_rebuild()
     assert rollup_snapshot() == folded
+    assert set(MessageFirst.objects.values_list("message_id", "first_open_id", "first_click_id")) == firsts
     call_command(
         "reports_rebuild",
         "--campaign",

@@ -150,12 +150,19 @@ def events_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
         + f" FROM {events} e {base} WHERE {w.b('event', 'e.id', p)} AND {_campaign_filter('m', p, campaign)}"
     )
     parts = [totals]
-    for metric, kinds in (("opens_unique", "%(open_kinds)s"), ("clicks_unique", "ARRAY['clicked']")):
+    first_state = table("reports.MessageFirst")
+    for metric, kinds, column in (
+        ("opens_unique", "%(open_kinds)s", "first_open_id"),
+        ("clicks_unique", "ARRAY['clicked']", "first_click_id"),
+    ):
+        # The first already folded comes from MessageFirst (kept equal to min id over F by the fold).
+        folded_first = (
+            "NULL::bigint"
+            if w.mode in ("raw", "rebuild")
+            else f"(SELECT mf.{column} FROM {first_state} mf WHERE mf.message_id = e.message_id)"
+        )
         firsts = f"""
-            SELECT e.message_id, min(e.id) AS b_id,
-                   (SELECT min(e2.id) FROM {events} e2
-                     WHERE e2.message_id = e.message_id AND e2.kind = ANY({kinds})
-                       AND {w.f("event", "e2.id", p)}) AS f_id
+            SELECT e.message_id, min(e.id) AS b_id, {folded_first} AS f_id
               FROM {events} e JOIN {messages} m ON m.id = e.message_id
              WHERE {w.b("event", "e.id", p)} AND e.kind = ANY({kinds}) AND {_campaign_filter("m", p, campaign)}
              GROUP BY e.message_id

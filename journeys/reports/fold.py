@@ -24,6 +24,7 @@ from journeys.reports.models import (
     ConversionFact,
     HourlyRollup,
     MessageCost,
+    MessageFirst,
     PendingProfile,
     RollupCursor,
 )
@@ -113,6 +114,26 @@ def _cost_state_refresh(w: Window, p: dict, campaign: tuple[str, int] | None) ->
         )
 
 
+def _firsts_refresh(w: Window, p: dict, campaign: tuple[str, int] | None) -> None:
+    """MessageFirst takes the first open/click ids of the rows this window folded."""
+    events, messages = facts.table("channels.MessageEvent"), facts.table("channels.Message")
+    state = facts.table("reports.MessageFirst")
+    p["open_kinds"] = list(facts.OPEN_KINDS)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {state} (message_id, first_open_id, first_click_id) "
+            "SELECT e.message_id, min(e.id) FILTER (WHERE e.kind = ANY(%(open_kinds)s)), "
+            "min(e.id) FILTER (WHERE e.kind = 'clicked') "
+            f"FROM {events} e JOIN {messages} m ON m.id = e.message_id "
+            f"WHERE {w.b('event', 'e.id', p)} AND e.kind = ANY(%(open_kinds)s) "
+            f"AND {facts._campaign_filter('m', p, campaign)} "
+            "GROUP BY e.message_id ON CONFLICT (message_id) DO UPDATE SET "
+            f"first_open_id = LEAST({state}.first_open_id, EXCLUDED.first_open_id), "
+            f"first_click_id = LEAST({state}.first_click_id, EXCLUDED.first_click_id)",
+            p,
+        )
+
+
 def _conversions_fold(w: Window, campaign: tuple[str, int] | None) -> int:
     p = facts.zone_params({})
     cf = facts.table("reports.ConversionFact")
@@ -193,6 +214,7 @@ def rollups_fold(*, limit: int | None = None) -> FoldStats:
         p = facts.zone_params({})
         _rollup_upsert(deltas_sql(w, p, None, cost_state=True), p)
         _cost_state_refresh(w, facts.zone_params({}), None)
+        _firsts_refresh(w, {}, None)
     if w.pending_profiles:
         stats.conversions = _conversions_fold(w, None)
     for source, cursor in cursors.items():
@@ -240,11 +262,18 @@ def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
         HourlyRollup.objects.all().delete()
         ConversionFact.objects.all().delete()
         MessageCost.objects.all().delete()
+        MessageFirst.objects.all().delete()
     else:
         kind, cid = campaign
         HourlyRollup.objects.filter(campaign_kind=kind, campaign_id=cid).delete()
         ConversionFact.objects.filter(campaign_kind=kind, campaign_id=cid).delete()
         MessageCost.objects.filter(campaign_kind=kind, campaign_id=cid).delete()
+        with connection.cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {facts.table('reports.MessageFirst')} WHERE message_id IN (SELECT id FROM "
+                f"{facts.table('channels.Message')} WHERE campaign_kind = %s AND campaign_id = %s)",
+                [kind, cid],
+            )
     w = Window(
         mode="rebuild",
         cursors={s: c.position for s, c in cursors.items()},
@@ -253,6 +282,7 @@ def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
     p = facts.zone_params({})
     written = _rollup_upsert(deltas_sql(w, p, campaign, cost_state=False), p)
     _cost_state_refresh(w, facts.zone_params({}), campaign)
+    _firsts_refresh(w, {}, campaign)
     written += _conversions_fold(w, campaign)
     return written
 

@@ -173,6 +173,15 @@ class MessageCost(models.Model):
     local_hour = models.DateTimeField()
 
 
+class MessageFirst(models.Model):
+    """The id of the first open (or click) already folded per message, so a fold or a live read
+    decides "is this the first?" with one primary-key look-up instead of reading the timeline."""
+
+    message_id = models.BigIntegerField(primary_key=True)
+    first_open_id = models.BigIntegerField(null=True)
+    first_click_id = models.BigIntegerField(null=True)
+
+
 class ChannelCost(models.Model):
     """A configured price per sent message on a channel, for providers that do not report one."""
 
