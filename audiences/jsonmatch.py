@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -58,9 +59,74 @@ class JsonMatch(Func):
         if not self.path and self.op == "eq":
             # A top-level list (tags): containment, which a GIN index can serve.
             return f"COALESCE({col_sql} @> %s::jsonb, false)", [*col_params, json.dumps(self.value)]
-        # jsonpath's lax mode gives the language's list semantics in one call. Fast paths built from
-        # ->, #> and CASE measured slower than it (more calls per row), so there is none.
-        return self._pg_general(col_sql, col_params)
+        general_sql, general_params = self._pg_general(col_sql, col_params)
+        scalar = self._pg_scalar(col_sql, col_params)
+        if scalar is None:
+            return f"COALESCE({general_sql}, false)", general_params
+        # The plain chain (`traits->'address'->>'country' IN (…)`) decides every row whose value
+        # and parents are not lists, at the cost of the hand-written SQL; only rows where some step
+        # is a list pay for jsonpath's lax semantics. Measured on 1M profiles / 20M events: a trait
+        # filter 0.42 → 0.20 s, a numeric event condition 3.8 → 2.4 s (docs/benchmarks/audiences.md).
+        scalar_sql, scalar_params = scalar
+        guards, guard_params = [], []
+        for depth in range(1, len(self.path) + 1):
+            chain, params = _pg_chain(col_sql, col_params, self.path[:depth])
+            guards.append(f"jsonb_typeof({chain}) = 'array'")
+            guard_params += params
+        sql = f"COALESCE(({scalar_sql}) OR (({' OR '.join(guards)}) AND {general_sql}), false)"
+        return sql, [*scalar_params, *guard_params, *general_params]
+
+    def _pg_scalar(self, col_sql: str, col_params: list[Any]) -> tuple[str, list[Any]] | None:
+        """The condition on the single value at the path when no step is a list; None if there is none.
+
+        True only where the lax jsonpath would be true too; exact wherever no step is a list.
+        """
+        op, value = self.op, self.value
+        chain, chain_params = _pg_chain(col_sql, col_params, self.path)
+        text = f"({chain} #>> '{{}}')"
+
+        def typed(kind: str, condition: str, params: list[Any]) -> tuple[str, list[Any]]:
+            # CASE, because only CASE guarantees the cast runs after the type check.
+            return (
+                f"(CASE WHEN jsonb_typeof({chain}) = '{kind}' THEN {condition} END)",
+                [*chain_params, *chain_params, *params],
+            )
+
+        if op in ("eq", "in"):
+            values = [value] if op == "eq" else list(value)
+            parts: list[tuple[str, list[Any]]] = []
+            strings = [v for v in values if isinstance(v, str)]
+            numbers = [v for v in values if is_number(v)]
+            booleans = [v for v in values if isinstance(v, bool)]
+            if len(strings) + len(numbers) + len(booleans) != len(values):
+                return None  # objects, lists or null in the value: jsonpath alone
+            if strings:
+                parts.append(typed("string", f"{text} IN ({', '.join(['%s'] * len(strings))})", strings))
+            if numbers:
+                marks = ", ".join(["%s"] * len(numbers))
+                parts.append(
+                    typed("number", f"{text}::numeric IN ({marks})", [Decimal(str(n)) for n in numbers])
+                )
+            if booleans:
+                parts.append(
+                    typed("boolean", f"{text}::boolean IN ({', '.join(['%s'] * len(booleans))})", booleans)
+                )
+            return " OR ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
+        if op in SQL_OPS and is_number(value):
+            return typed("number", f"{text}::numeric {SQL_OPS[op]} %s", [Decimal(str(value))])
+        if op == "between" and is_number(value[0]) and is_number(value[1]):
+            return typed(
+                "number",
+                f"{text}::numeric BETWEEN %s AND %s",
+                [Decimal(str(value[0])), Decimal(str(value[1]))],
+            )
+        if op == "contains" and isinstance(value, str):
+            return typed("string", f"strpos({text}, %s) > 0", [value])
+        if op == "starts_with" and isinstance(value, str):
+            return typed("string", f"starts_with({text}, %s)", [value])
+        if op == "exists":
+            return f"(jsonb_typeof({chain}) NOT IN ('null', 'array'))", list(chain_params)
+        return None
 
     def _pg_general(self, col_sql: str, col_params: list[Any]) -> tuple[str, list[Any]]:
         base = _jsonpath(self.path)
@@ -82,7 +148,7 @@ class JsonMatch(Func):
             flt, variables = "@ starts with $v", {"v": value}
         else:  # exists
             flt = '@.type() != "null"'
-        sql = f"COALESCE(jsonb_path_exists({col_sql}, %s::jsonpath, %s::jsonb, true), false)"
+        sql = f"jsonb_path_exists({col_sql}, %s::jsonpath, %s::jsonb, true)"
         return sql, [*col_params, f"{base} ? ({flt})", json.dumps(variables, default=str)]
 
     def _pg_dates(self, base: str, col_sql: str, params: list[Any]) -> tuple[str, list[Any]]:
@@ -105,6 +171,11 @@ class JsonMatch(Func):
             f"voyage_json_match({col_sql}, %s, %s, %s)",
             [*col_params, json.dumps(self.path), self.op, json.dumps(value)],
         )
+
+
+def _pg_chain(col_sql: str, col_params: list[Any], path: list[str]) -> tuple[str, list[Any]]:
+    """`col -> 'a' -> 'b'`: the value at an exact path, keys as literals (no list unwrapping)."""
+    return col_sql + "".join(" -> " + _sql_literal(seg) for seg in path), list(col_params)
 
 
 def _sql_literal(text: str) -> str:
