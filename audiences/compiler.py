@@ -208,15 +208,21 @@ class _Compiler:
             ):
                 count = {}  # a sum that zero events cannot reach already implies at least one event
             return self._event_correlated(qs, count, total)
-        having = Q(**{f"_n__{LOOKUPS[op]}": bound for op, bound in count.items()})
-        grouped = qs.values("profile_id").annotate(_n=Count("id"))
+        grouped = qs.values("profile_id")
+        having = Q()
+        if count not in ({"gte": 1}, {"gt": 0}):  # every group has at least one row already
+            grouped = grouped.annotate(_n=Count("id"))
+            having &= Q(**{f"_n__{LOOKUPS[op]}": bound for op, bound in count.items()})
         zero_ok = _holds(count, 0)
         if total:
             bounds = {op: bound for op, bound in total.items() if op != "property"}
             number = json_value_number("properties", split_path(total["property"]))
-            grouped = grouped.annotate(
-                _s=Coalesce(Sum(number), Value(_number(0)), output_field=number.output_field)
-            )
+            # A sum with no numbers is NULL; it counts as 0 only where 0 can satisfy the bounds
+            # (the COALESCE costs ~10% on a year of orders, so it is left out where it cannot matter).
+            summed = Sum(number)
+            if _holds(bounds, 0):
+                summed = Coalesce(summed, Value(_number(0)), output_field=number.output_field)
+            grouped = grouped.annotate(_s=summed)
             having &= Q(**{f"_s__{LOOKUPS[op]}": _number(bound) for op, bound in bounds.items()})
             zero_ok = zero_ok and _holds(bounds, 0)
         if zero_ok:
