@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
 
-from scipy import stats as sps
+
+def _scipy_stats() -> ModuleType:
+    # Imported on first use: scipy.stats takes 1-2 s to import, which every web and worker process
+    # would pay at startup (the URLconf imports the report views) for pages few of them serve.
+    from scipy import stats
+
+    return stats
 
 
+@lru_cache(maxsize=16)
 def z_for(level: float) -> float:
-    return float(sps.norm.ppf(1 - (1 - level) / 2))
+    return float(_scipy_stats().norm.ppf(1 - (1 - level) / 2))
 
 
 def wilson(x: int, n: int, *, level: float = 0.95) -> tuple[float, float] | None:
@@ -63,7 +72,7 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float] 
     if se == 0:
         return 0.0, 1.0
     z = (x1 / n1 - x2 / n2) / se
-    return z, float(2 * sps.norm.sf(abs(z)))
+    return z, float(2 * _scipy_stats().norm.sf(abs(z)))
 
 
 def chi_square(rows: list[tuple[int, int]]) -> tuple[float, float, int] | None:
@@ -72,7 +81,7 @@ def chi_square(rows: list[tuple[int, int]]) -> tuple[float, float, int] | None:
     table = [[x, n - x] for x, n in rows if n > 0]
     if len(table) < 2 or sum(r[0] for r in table) == 0 or sum(r[1] for r in table) == 0:
         return None
-    stat, p, dof, _ = sps.chi2_contingency(table, correction=False)
+    stat, p, dof, _ = _scipy_stats().chi2_contingency(table, correction=False)
     return float(stat), float(p), int(dof)
 
 
