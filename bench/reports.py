@@ -87,7 +87,7 @@ def _generate(n: int, events: int) -> int:
     with connection.cursor() as cur:
         cur.execute(
             "TRUNCATE reports_hourlyrollup, reports_rollupcursor, reports_conversionfact, reports_messagecost, "
-            "reports_pendingprofile, channels_messageevent, channels_message, journeys_broadcastrecipient, "
+            "reports_messagefirst, reports_pendingprofile, channels_messageevent, channels_message, journeys_broadcastrecipient, "
             "journeys_broadcastvariant, journeys_broadcast, tracking_event, tracking_profile CASCADE"
         )
     with transaction.atomic():
@@ -169,6 +169,19 @@ def _count(table: str) -> int:
         return cur.fetchone()[0]
 
 
+def _max_id(table: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT COALESCE(max(id), 0) FROM {table}")
+        return cur.fetchone()[0]
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
+
+
 def _timed(fn, runs: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(runs):
@@ -200,6 +213,7 @@ def main() -> None:
 
     print("Campaign report benchmark")
     print(machine_describe({"postgres": connection.cursor().connection.info.server_version.__str__()}))
+    print(f"  load average at start     {_load()}")
     existing = Broadcast.objects.filter(name=f"Bench sale ({n:,} recipients)").first()
     if args.keep and existing:
         bid = existing.pk
@@ -234,6 +248,7 @@ def main() -> None:
     print(f"  A/B: {from_rollups['ab'].sentence}")
 
     # Near real time: fresh rows are in the report before any fold.
+    fresh_after = _max_id("channels_messageevent")
     _sql(
         "INSERT INTO channels_messageevent (message_id, kind, at, data) "
         "SELECT 1 + (i * 7919) %% %(n)s, 'opened', now(), '{}' FROM generate_series(1, 10000) i",
@@ -244,12 +259,18 @@ def main() -> None:
     started = time.perf_counter()
     stats = rollups_fold()
     fold_time = time.perf_counter() - started
-    after, _ = _timed(lambda: report("rollups"), 3)
+    after, folded = _timed(lambda: report("rollups"), 3)
     print(f"  report with 10,000 rows not folded yet {live:7.3f} s (they are counted)")
     print(f"  fold of those rows        {fold_time:7.3f} s ({stats.rows:,} rows)")
-    print(f"  report after the fold     {after:7.3f} s")
+    folded_same = folded["total"] == with_fresh["total"] and folded["tables"] == with_fresh["tables"]
+    print(f"  report after the fold     {after:7.3f} s   figures equal to the live read: {folded_same}")
+    print(f"  load average at end       {_load()}")
+    # Keep the generated rows as generated, for --keep (the next run rebuilds the rollups first).
+    _sql("DELETE FROM channels_messageevent WHERE id > %s", [fresh_after])
     if not same:
         sys.exit("figures from rollups and from raw rows differ")
+    if not folded_same:
+        sys.exit("figures after the fold differ from the live read before it")
 
 
 if __name__ == "__main__":
