@@ -22,6 +22,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 
 from journeys.reports.models import METRICS
 
@@ -43,6 +44,7 @@ class Window:
     gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     batch: dict[str, list[int]] = field(default_factory=dict)  # fold only: ids of B
     pending_profiles: list[int] | None = None  # fold/live: conversions of these profiles only
+    _batch_sets: dict[str, set[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def b(self, source: str, col: str, p: dict) -> str:
         """SQL predicate: the row is in B (read now)."""
@@ -71,12 +73,68 @@ class Window:
             return "FALSE"
         return "(" + " OR ".join(f"{col} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in gaps) + ")"
 
+    # The same predicates for the Python path (pyfacts): a coarse ORM filter, then the exact test.
+    def b_q(self, source: str) -> Q:
+        """Rows that may be in B (pyfacts keeps those for which b_has is true)."""
+        if self.mode == "raw":
+            return Q()
+        if self.mode == "fold":
+            ids = self.batch.get(source, [])
+            return Q(pk__gte=min(ids), pk__lte=max(ids)) if ids else Q(pk__in=[])
+        cur = self.cursors.get(source, 0)
+        if self.mode == "live":
+            q = Q(pk__gt=cur)
+            for lo, hi in self.gaps.get(source, []):
+                q |= Q(pk__range=(lo, hi))
+            return q
+        return Q(pk__lte=cur)  # rebuild
 
-@lru_cache(maxsize=1)
-def known_zones() -> tuple[str, ...]:
+    def b_has(self, source: str, row_id: int) -> bool:
+        if self.mode == "raw":
+            return True
+        if self.mode == "fold":
+            if source not in self._batch_sets:
+                self._batch_sets[source] = set(self.batch.get(source, []))
+            return row_id in self._batch_sets[source]
+        in_gap = self._in_gap(source, row_id)
+        if self.mode == "live":
+            return row_id > self.cursors.get(source, 0) or in_gap
+        return row_id <= self.cursors.get(source, 0) and not in_gap  # rebuild
+
+    def f_has(self, source: str, row_id: int) -> bool:
+        if self.mode in ("raw", "rebuild"):
+            return False
+        return row_id <= self.cursors.get(source, 0) and not self._in_gap(source, row_id)
+
+    def _in_gap(self, source: str, row_id: int) -> bool:
+        return any(lo <= row_id <= hi for lo, hi in self.gaps.get(source, []))
+
+
+def engine() -> str:
+    """How figures are computed: "sql" (PostgreSQL: the set-based statements below, the fast path)
+    or "python" (pyfacts: the same definitions over ORM rows, for SQLite, i.e. the demo).
+    settings.REPORTS_ENGINE forces one (tests run the Python path on PostgreSQL to compare)."""
+    forced = getattr(settings, "REPORTS_ENGINE", "")
+    if forced:
+        return forced
+    return "sql" if connection.vendor == "postgresql" else "python"
+
+
+@lru_cache(maxsize=2)
+def _zones_of(vendor: str) -> tuple[str, ...]:
+    if vendor != "postgresql":
+        import zoneinfo
+
+        return tuple(sorted(zoneinfo.available_timezones()))
     with connection.cursor() as cur:
         cur.execute("SELECT name FROM pg_timezone_names")
         return tuple(sorted(r[0] for r in cur.fetchall()))
+
+
+def known_zones() -> tuple[str, ...]:
+    """Zone names a profile may use; others read as the workspace zone. The database's list on
+    PostgreSQL (both paths use it there, so they agree), Python's tz database elsewhere."""
+    return _zones_of(connection.vendor)
 
 
 def _zone(profile_alias: str) -> str:
@@ -214,7 +272,8 @@ def costs_sql(w: Window, p: dict, campaign: tuple[str, int] | None, *, state: st
             + _select(dims, "hour", "local_hour", {"cost_provider": "amount"})
             + " FROM cur) c"
         )
-    folded = f"SELECT s.* FROM {state} s WHERE s.message_id IN (SELECT id FROM touched)"
+    # Only the campaign's folded prices: a live read for one campaign must not take back another's.
+    folded = f"SELECT s.* FROM {state} s WHERE s.message_id IN (SELECT id FROM touched) AND {_campaign_filter('s', p, campaign)}"
     return (
         f"SELECT * FROM (WITH touched AS ({touched}), cur AS ({now}), old AS ({folded}) "
         + _select(dims, "hour", "local_hour", {"cost_provider": "amount"})

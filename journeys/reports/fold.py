@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from journeys.reports import facts
+from journeys.reports import facts, pyfacts
 from journeys.reports.facts import SOURCES, Window
 from journeys.reports.models import (
     DIMENSIONS,
@@ -43,6 +43,8 @@ PENDING_SECONDS = 900  # how long a profile's fresh events are watched for journ
 def jit_off() -> None:
     """These statements are wide (dozens of sums over unions) and cheap to run: PostgreSQL's JIT
     would spend seconds compiling them, so it is off for the transaction."""
+    if connection.vendor != "postgresql":
+        return
     with connection.cursor() as cur:
         cur.execute("SET LOCAL jit = off")
 
@@ -210,13 +212,24 @@ def rollups_fold(*, limit: int | None = None) -> FoldStats:
         w.batch[source] = fetched[source] + sorted(found[source])
         stats.rows += len(w.batch[source])
     w.pending_profiles = list(PendingProfile.objects.values_list("profile_id", flat=True))
-    if stats.rows:
-        p = facts.zone_params({})
-        _rollup_upsert(deltas_sql(w, p, None, cost_state=True), p)
-        _cost_state_refresh(w, facts.zone_params({}), None)
-        _firsts_refresh(w, {}, None)
-    if w.pending_profiles:
-        stats.conversions = _conversions_fold(w, None)
+    if facts.engine() == "python":
+        zones = pyfacts.Zones()
+        if stats.rows:
+            acc = pyfacts.Deltas()
+            pyfacts.deltas_add(acc, w, None, cost_state=True, zones=zones)
+            pyfacts.rollups_add(acc)
+            pyfacts.cost_state_refresh(w, None, zones)
+            pyfacts.firsts_refresh(w, None)
+        if w.pending_profiles:
+            stats.conversions = pyfacts.conversions_fold(w, None, zones)
+    else:
+        if stats.rows:
+            p = facts.zone_params({})
+            _rollup_upsert(deltas_sql(w, p, None, cost_state=True), p)
+            _cost_state_refresh(w, facts.zone_params({}), None)
+            _firsts_refresh(w, {}, None)
+        if w.pending_profiles:
+            stats.conversions = _conversions_fold(w, None)
     for source, cursor in cursors.items():
         cursor.gaps = _gaps_after(cursor=cursor, fetched=fetched[source], found=found[source], now=now)
         if fetched[source]:
@@ -279,6 +292,14 @@ def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
         cursors={s: c.position for s, c in cursors.items()},
         gaps={s: [(int(lo), int(hi)) for lo, hi, _ in c.gaps] for s, c in cursors.items()},
     )
+    if facts.engine() == "python":
+        zones = pyfacts.Zones()
+        acc = pyfacts.Deltas()
+        pyfacts.deltas_add(acc, w, campaign, cost_state=False, zones=zones)
+        written = pyfacts.rollups_add(acc)
+        pyfacts.cost_state_refresh(w, campaign, zones)
+        pyfacts.firsts_refresh(w, campaign)
+        return written + pyfacts.conversions_fold(w, campaign, zones)
     p = facts.zone_params({})
     written = _rollup_upsert(deltas_sql(w, p, campaign, cost_state=False), p)
     _cost_state_refresh(w, facts.zone_params({}), campaign)
@@ -289,7 +310,17 @@ def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
 
 def profiles_mark_pending(*, profile_ids: list[int]) -> None:
     """Fresh events for these profiles: watch their runs and broadcast receipts for conversions."""
-    if not profile_ids or connection.vendor != "postgresql":
+    if not profile_ids:
+        return
+    if connection.vendor != "postgresql":
+        now = timezone.now()
+        PendingProfile.objects.bulk_create(
+            [PendingProfile(profile_id=pid, at=now) for pid in sorted(set(profile_ids))],
+            batch_size=pyfacts.CHUNK,
+            update_conflicts=True,
+            unique_fields=["profile_id"],
+            update_fields=["at"],
+        )
         return
     tbl = facts.table("reports.PendingProfile")
     with connection.cursor() as cur:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 
-from journeys.reports import facts
+from journeys.reports import facts, pyfacts
 from journeys.reports.facts import Window
 from journeys.reports.fold import deltas_sql, jit_off
 from journeys.reports.models import (
@@ -25,6 +25,8 @@ from journeys.reports.models import (
     DECIMAL_METRICS,
     METRICS,
     CampaignSpend,
+    ChannelCost,
+    HourlyRollup,
     PendingProfile,
 )
 from journeys.reports.stats import Verdict, ab_verdict, newcombe_difference, ratio_interval, wilson
@@ -99,9 +101,11 @@ def _bound(value: datetime | date | None, q: ReportQuery, *, end: bool) -> datet
 
 def _read_window() -> Window:
     """The cursors, share-locked until the report's transaction ends: a fold (which holds them for
-    update) either finished before or starts after, so rollups and live rows never overlap."""
+    update) either finished before or starts after, so rollups and live rows never overlap.
+    (SQLite has no row locks: its transaction reads one snapshot, which gives the same guarantee.)"""
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cur:
-        cur.execute(f"SELECT source, position, gaps FROM {facts.table('reports.RollupCursor')} FOR SHARE")
+        cur.execute(f"SELECT source, position, gaps FROM {facts.table('reports.RollupCursor')}{lock}")
         cursors = {source: (position, gaps) for source, position, gaps in cur.fetchall()}
     return Window(
         mode="live",
@@ -115,17 +119,51 @@ def _json(value: Any) -> list:
     return json.loads(value) if isinstance(value, str) else (value or [])
 
 
+# One grouping of a report: the GROUPS it is by, and whether it is also by time bucket.
+Grouping = tuple[tuple[str, ...], bool]
+
+
 def report_rows(q: ReportQuery) -> list[dict[str, Any]]:
     """Sums of every figure per group (and time bucket), for the campaign(s) and range asked."""
+    return report_groupings(q, [(tuple(q.group_by), bool(q.bucket))])[0]
+
+
+def report_groupings(q: ReportQuery, groupings: list[Grouping]) -> list[list[dict[str, Any]]]:
+    """report_rows for several groupings of the same query (q.group_by and q.bucket are ignored;
+    the bucket is q.bucket), read in one go: the rows not folded yet are computed once, not once
+    per table of a page."""
     q.check()
-    if connection.vendor != "postgresql":
-        raise ReportError("campaign reports need PostgreSQL (DATABASE_URL=postgres://…)")
+    for groups, bucketed in groupings:
+        ReportQuery(group_by=list(groups), bucket=q.bucket if bucketed else None).check()
+        if bucketed and not q.bucket:
+            raise ReportError("bucket: must be one of hour, day")
     with transaction.atomic():
+        if facts.engine() == "python":
+            return _groupings_py(q, groupings)
         jit_off()
-        return _rows(q)
+        return _groupings_sql(q, groupings)
 
 
-def _rows(q: ReportQuery) -> list[dict[str, Any]]:
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    for m in COUNT_METRICS:
+        row[m] = int(row.get(m) or 0)
+    for m in [*DECIMAL_METRICS, "cost_configured"]:
+        row[m] = Decimal(row.get(m) or 0)
+    return row
+
+
+def _finish(rows: list[dict[str, Any]], cols: list[str]) -> list[dict[str, Any]]:
+    """Ordered by the grouping's columns; a grouping without columns always has its one row."""
+    if not cols:
+        return rows or [_typed({})]
+    return sorted(rows, key=lambda r: tuple(r[c] for c in cols))
+
+
+def _cols(groups: tuple[str, ...], bucketed: bool) -> list[str]:
+    return [c for g in groups for c in GROUPS[g]] + (["bucket"] if bucketed else [])
+
+
+def _groupings_sql(q: ReportQuery, groupings: list[Grouping]) -> list[list[dict[str, Any]]]:
     p = facts.zone_params({})
     if q.source == "raw":
         w = Window(mode="raw")
@@ -137,18 +175,7 @@ def _rows(q: ReportQuery) -> list[dict[str, Any]]:
         if q.campaign is not None:
             p["c_kind"], p["c_id"] = q.campaign
             where = " WHERE campaign_kind = %(c_kind)s AND campaign_id = %(c_id)s"
-        cols = ", ".join(
-            [
-                *GROUPS["campaign"],
-                "stage_key",
-                "variant",
-                "channel",
-                "template_id",
-                "hour",
-                "local_hour",
-                *METRICS,
-            ]
-        )
+        cols = ", ".join([*facts.DIM_NAMES.split(", "), "hour", "local_hour", *METRICS])
         inner = f"SELECT {cols} FROM {rollup}{where} UNION ALL " + deltas_sql(
             w, p, q.campaign, cost_state=True
         )
@@ -159,12 +186,8 @@ def _rows(q: ReportQuery) -> list[dict[str, Any]]:
         + facts.conversions_sql(p, "cand")
     )
     inner += " UNION ALL SELECT * FROM credited"
-    group_cols = [c for g in q.group_by for c in GROUPS[g]]
-    select = list(group_cols)
     p["view_zone"] = "UTC" if q.tz != "workspace" else settings.TIME_ZONE
     time_col = "local_hour" if q.tz == "local" else "hour"
-    if q.bucket:
-        select.append(f"date_trunc('{q.bucket}', x.{time_col}, %(view_zone)s) AS bucket")
     conds = []
     start, end = _bound(q.start, q, end=False), _bound(q.end, q, end=True)
     if start:
@@ -174,38 +197,100 @@ def _rows(q: ReportQuery) -> list[dict[str, Any]]:
         p["end"] = end
         conds.append(f"x.{time_col} < %(end)s")
     costs = facts.table("reports.ChannelCost")
-    configured = (
-        f"SUM(x.sent * COALESCE((SELECT cc.amount FROM {costs} cc WHERE cc.channel = x.channel "
-        "AND cc.valid_from <= (x.hour AT TIME ZONE 'UTC')::date ORDER BY cc.valid_from DESC LIMIT 1), 0)) AS cost_configured"
-    )
-    sql = (
-        f"{cte} SELECT {', '.join(select + [f'SUM(x.{m}) AS {m}' for m in METRICS] + [configured])} "
+    bucket = f"date_trunc('{q.bucket}', x.{time_col}, %(view_zone)s)" if q.bucket else "NULL::timestamptz"
+    rows_sql = (
+        f"SELECT x.*, {bucket} AS bucket, x.sent * COALESCE((SELECT cc.amount FROM {costs} cc "
+        "WHERE cc.channel = x.channel AND cc.valid_from <= (x.hour AT TIME ZONE 'UTC')::date "
+        "ORDER BY cc.valid_from DESC LIMIT 1), 0) AS cost_configured "
         f"FROM ({inner}) x {'WHERE ' + ' AND '.join(conds) if conds else ''}"
-        + (
-            f" GROUP BY {', '.join(str(i + 1) for i in range(len(select)))} ORDER BY {', '.join(str(i + 1) for i in range(len(select)))}"
-            if select
-            else ""
-        )
     )
+    # Every grouping in one GROUPING SETS query; GROUPING() tells which set a row belongs to.
+    every = list(dict.fromkeys(c for g in groupings for c in _cols(*g)))
+    flags = every
+    sets = ", ".join("(" + ", ".join(_cols(*g)) + ")" for g in groupings)
+    select = [*every, f"GROUPING({', '.join(flags)}) AS grouping_set" if flags else "0 AS grouping_set"]
+    select += [f"SUM(y.{m}) AS {m}" for m in [*METRICS, "cost_configured"]]
+    sql = f"{cte} SELECT {', '.join(select)} FROM ({rows_sql}) y GROUP BY GROUPING SETS ({sets})"
     with connection.cursor() as cur:
         cur.execute(sql, p)
         names = [c.name for c in cur.description]
-        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    for row in rows:
-        for m in COUNT_METRICS:
-            row[m] = int(row[m] or 0)
-        for m in [*DECIMAL_METRICS, "cost_configured"]:
-            row[m] = Decimal(row[m] or 0)
-        if "bucket" in row and row["bucket"] is not None:
-            b = row["bucket"]
-            row["bucket"] = (
-                b.astimezone(ZoneInfo(p["view_zone"])) if q.tz != "local" else b.replace(tzinfo=None)
-            )
-    if not select and not rows:
-        rows = [
-            {m: 0 for m in COUNT_METRICS} | {m: Decimal(0) for m in [*DECIMAL_METRICS, "cost_configured"]}
-        ]
-    return rows
+        fetched = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    out: list[list[dict[str, Any]]] = []
+    for g in groupings:
+        cols = _cols(*g)
+        mask = sum(1 << (len(flags) - 1 - i) for i, c in enumerate(flags) if c not in cols)
+        rows = []
+        for r in fetched:
+            if r["grouping_set"] != mask:
+                continue
+            row = _typed({c: r[c] for c in cols} | {m: r[m] for m in [*METRICS, "cost_configured"]})
+            if "bucket" in row and row["bucket"] is not None:
+                b = row["bucket"]
+                row["bucket"] = (
+                    b.astimezone(ZoneInfo(p["view_zone"])) if q.tz != "local" else b.replace(tzinfo=None)
+                )
+            rows.append(row)
+        out.append(_finish(rows, cols))
+    return out
+
+
+def _groupings_py(q: ReportQuery, groupings: list[Grouping]) -> list[list[dict[str, Any]]]:
+    """The same as _groupings_sql over ORM rows and pyfacts (SQLite: the demo)."""
+    zones = pyfacts.Zones()
+    acc = pyfacts.Deltas()
+    if q.source == "raw":
+        w = Window(mode="raw")
+        pyfacts.deltas_add(acc, w, q.campaign, cost_state=False, zones=zones)
+        rows = [(key, figures) for key, figures in acc.rows.items()]
+    else:
+        w = _read_window()
+        pyfacts.deltas_add(acc, w, q.campaign, cost_state=True, zones=zones)
+        rows = list(acc.rows.items())
+        rollups = HourlyRollup.objects.all()
+        if q.campaign is not None:
+            rollups = rollups.filter(campaign_kind=q.campaign[0], campaign_id=q.campaign[1])
+        dims = [*facts.DIM_NAMES.split(", "), "hour", "local_hour"]
+        for r in rollups.values(*dims, *METRICS):
+            rows.append((tuple(r[d] for d in dims), {m: r[m] for m in METRICS}))
+    credited = pyfacts.Deltas()
+    pyfacts.conversions_add(credited, pyfacts.conversion_candidates(w, q.campaign), zones)
+    rows += list(credited.rows.items())
+    view_zone = ZoneInfo("UTC" if q.tz != "workspace" else settings.TIME_ZONE)
+    start, end = _bound(q.start, q, end=False), _bound(q.end, q, end=True)
+    prices: dict[str, list[tuple[date, Decimal]]] = {}
+    for c in ChannelCost.objects.order_by("-valid_from"):
+        prices.setdefault(c.channel, []).append((c.valid_from, c.amount))
+    sums: list[dict[tuple, dict[str, Any]]] = [{} for _ in groupings]
+    names = facts.DIM_NAMES.split(", ")
+    for key, figures in rows:
+        at = key[7] if q.tz == "local" else key[6]
+        if (start and at < start) or (end and at >= end):
+            continue
+        row = dict(zip(names, key[:6], strict=True))
+        if q.bucket:
+            row["bucket"] = _bucket(at, q.bucket, view_zone, local=q.tz == "local")
+        sent = figures.get("sent") or 0
+        day = key[6].astimezone(UTC).date()
+        price = next((amount for since, amount in prices.get(row["channel"], []) if since <= day), Decimal(0))
+        for i, g in enumerate(groupings):
+            cols = _cols(*g)
+            target = sums[i].setdefault(tuple(row[c] for c in cols), {c: row[c] for c in cols})
+            for m, v in figures.items():
+                if v:
+                    target[m] = target.get(m, 0) + v
+            target["cost_configured"] = target.get("cost_configured", 0) + sent * price
+    return [_finish([_typed(r) for r in sums[i].values()], _cols(*g)) for i, g in enumerate(groupings)]
+
+
+def _bucket(at: datetime, bucket: str, zone: ZoneInfo, *, local: bool) -> datetime:
+    """date_trunc(bucket, at, zone): local buckets are wall-clock times, returned naive."""
+    if local:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+        return at.replace(hour=0) if bucket == "day" else at
+    there = at.astimezone(zone)
+    if bucket == "day":
+        return datetime(there.year, there.month, there.day, tzinfo=zone)
+    return there.replace(minute=0, second=0, microsecond=0)
 
 
 def _ratio(a: float | Decimal, b: float | Decimal) -> float | None:
@@ -328,11 +413,15 @@ def campaign_report(
         raise ReportError("level: must be between 0.5 and 0.999")
     base = dict(campaign=campaign, start=start, end=end, tz=tz, attribution=attribution, source=source)
     spend = spend_for(campaign=campaign, start=start, end=end)
-    total = row_derive(report_rows(ReportQuery(**base))[0], attribution=attribution, spend=spend)
-    series = [row_derive(r, attribution=attribution) for r in report_rows(ReportQuery(**base, bucket=bucket))]
+    names = ("stage", "variant", "channel", "template")
+    totals, by_time, *by_group = report_groupings(
+        ReportQuery(**base, bucket=bucket), [((), False), ((), True), *[((g,), False) for g in names]]
+    )
+    total = row_derive(totals[0], attribution=attribution, spend=spend)
+    series = [row_derive(r, attribution=attribution) for r in by_time]
     tables = {
-        g: [row_derive(r, attribution=attribution) for r in report_rows(ReportQuery(**base, group_by=[g]))]
-        for g in ("stage", "variant", "channel", "template")
+        g: [row_derive(r, attribution=attribution) for r in rows]
+        for g, rows in zip(names, by_group, strict=True)
     }
     funnel = [
         ("Entered", total["recipients"]),

@@ -17,7 +17,7 @@ from journeys.reports.metrics import (
     ReportError,
     ReportQuery,
     campaign_report,
-    report_rows,
+    report_groupings,
     row_derive,
     spend_for,
 )
@@ -67,12 +67,12 @@ def campaigns_overview(
 ) -> list[dict[str, Any]]:
     """Every journey and broadcast with its totals and a daily series of sends and conversions."""
     base = dict(start=start, end=end, tz=tz, attribution=attribution)
-    totals = {
-        (r["campaign_kind"], r["campaign_id"]): r
-        for r in report_rows(ReportQuery(**base, group_by=["campaign"]))
-    }
+    by_campaign, by_day = report_groupings(
+        ReportQuery(**base, bucket="day"), [(("campaign",), False), (("campaign",), True)]
+    )
+    totals = {(r["campaign_kind"], r["campaign_id"]): r for r in by_campaign}
     days: dict[tuple[str, int], list] = {}
-    for r in report_rows(ReportQuery(**base, group_by=["campaign"], bucket="day")):
+    for r in by_day:
         days.setdefault((r["campaign_kind"], r["campaign_id"]), []).append(r)
     names = {("journey", j.pk): j.name for j in Journey.objects.all()} | {
         ("broadcast", b.pk): b.name for b in Broadcast.objects.all()

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection
 
 
 @shared_task(name="reports.rollups_fold", ignore_result=True)
 def rollups_fold_task() -> int:
-    if connection.vendor != "postgresql":
-        return 0
     from journeys.reports.fold import rollups_fold_until_idle
 
     return rollups_fold_until_idle(max_passes=20).rows

@@ -35,7 +35,8 @@ from tracking.processing import events_process_pending
 from tracking.services.profiles import consent_set, profile_erase
 
 SOURCES = ("web", "ios", "amazon")
-UPPER_FLOORS = ("audiences", "channels", "journeys")  # each may offer <app>.demo.load_demo(*, stdout)
+# Each may offer <app>.demo.load_demo(*, stdout); in this order (reports last: they sum what the others did).
+UPPER_FLOORS = ("audiences", "channels", "journeys", "journeys.reports")
 DEMO_USERS = (
     ("admin", None),
     ("operator", "operator"),
