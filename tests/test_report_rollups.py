@@ -44,8 +44,10 @@ def test_incremental_fold_equals_rebuild_and_the_command(engine):
     folded = rollup_snapshot()
     firsts = set(MessageFirst.objects.values_list("message_id", "first_open_id", "first_click_id"))
     assert folded and firsts
-    fold.rollups_rebuild()
-    assert rollup_snapshot() == folded
+    phases = []
+    rows = fold.rollups_rebuild(progress=lambda phase, done, total: phases.append((phase, done, total)))
+    assert rollup_snapshot() == folded and rows == HourlyRollup.objects.count()
+    assert phases == [(phase, i, 8) for i, phase in enumerate(fold.REBUILD_PHASES, start=1)]
     assert set(MessageFirst.objects.values_list("message_id", "first_open_id", "first_click_id")) == firsts
     call_command(
         "reports_rebuild",

@@ -9,6 +9,7 @@ once, and a fold that dies leaves nothing half done.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -253,9 +254,14 @@ def rollups_fold_until_idle(*, limit: int | None = None, max_passes: int = 1000)
 
 
 @transaction.atomic
-def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
+def rollups_rebuild(
+    *,
+    campaign: tuple[str, int] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
     """Recompute the rollups from raw rows: every campaign, or one. Rows after the cursors stay for
-    the fold (and are read live by reports meanwhile). Returns how many rollup rows were written."""
+    the fold (and are read live by reports meanwhile). `progress(phase, done, total)` is called after
+    each phase. Returns how many rollup rows the campaign(s) have now."""
     jit_off()
     cursors = _cursors_locked()
     if campaign is None:
@@ -292,20 +298,75 @@ def rollups_rebuild(*, campaign: tuple[str, int] | None = None) -> int:
         cursors={s: c.position for s, c in cursors.items()},
         gaps={s: [(int(lo), int(hi)) for lo, hi, _ in c.gaps] for s, c in cursors.items()},
     )
+    phases = _rebuild_phases(w, campaign)
+    for done, (name, step) in enumerate(phases, start=1):
+        step()
+        if progress is not None:
+            progress(name, done, len(phases))
+    rollups = HourlyRollup.objects.all()
+    if campaign is not None:
+        rollups = rollups.filter(campaign_kind=campaign[0], campaign_id=campaign[1])
+    return rollups.count()
+
+
+REBUILD_PHASES = (
+    "messages",
+    "message results",
+    "provider prices",
+    "journey runs and stage visits",
+    "broadcast recipients",
+    "price state",
+    "first opens and clicks",
+    "conversions",
+)
+
+
+def _rebuild_phases(w: Window, campaign: tuple[str, int] | None) -> list[tuple[str, Callable[[], object]]]:
+    """The rebuild as named steps (for a progress bar): each source's sums are added on their own,
+    which in rebuild mode (nothing folded before, every figure positive) gives the same rows as one
+    statement over all of them."""
     if facts.engine() == "python":
         zones = pyfacts.Zones()
-        acc = pyfacts.Deltas()
-        pyfacts.deltas_add(acc, w, campaign, cost_state=False, zones=zones)
-        written = pyfacts.rollups_add(acc)
-        pyfacts.cost_state_refresh(w, campaign, zones)
-        pyfacts.firsts_refresh(w, campaign)
-        return written + pyfacts.conversions_fold(w, campaign, zones)
-    p = facts.zone_params({})
-    written = _rollup_upsert(deltas_sql(w, p, campaign, cost_state=False), p)
-    _cost_state_refresh(w, facts.zone_params({}), campaign)
-    _firsts_refresh(w, {}, campaign)
-    written += _conversions_fold(w, campaign)
-    return written
+
+        def add(fn: Callable[..., None], **kw: object) -> Callable[[], object]:
+            def step() -> object:
+                acc = pyfacts.Deltas()
+                fn(acc, w, campaign, zones=zones, **kw)
+                return pyfacts.rollups_add(acc)
+
+            return step
+
+        steps: list[Callable[[], object]] = [
+            add(pyfacts.messages_add),
+            add(pyfacts.events_add),
+            add(pyfacts.costs_add, state=False),
+            add(pyfacts.runs_add),
+            add(pyfacts.recipients_add),
+            lambda: pyfacts.cost_state_refresh(w, campaign, zones),
+            lambda: pyfacts.firsts_refresh(w, campaign),
+            lambda: pyfacts.conversions_fold(w, campaign, zones),
+        ]
+    else:
+
+        def upsert(sql_of: Callable[[dict], str]) -> Callable[[], object]:
+            def step() -> object:
+                p = facts.zone_params({})
+                sql = sql_of(p)
+                return _rollup_upsert(sql, p) if sql else 0
+
+            return step
+
+        steps = [
+            upsert(lambda p: facts.messages_sql(w, p, campaign)),
+            upsert(lambda p: facts.events_sql(w, p, campaign)),
+            upsert(lambda p: facts.costs_sql(w, p, campaign, state="")),
+            upsert(lambda p: facts.runs_sql(w, p, campaign)),
+            upsert(lambda p: facts.recipients_sql(w, p, campaign)),
+            lambda: _cost_state_refresh(w, facts.zone_params({}), campaign),
+            lambda: _firsts_refresh(w, {}, campaign),
+            lambda: _conversions_fold(w, campaign),
+        ]
+    return list(zip(REBUILD_PHASES, steps, strict=True))
 
 
 def profiles_mark_pending(*, profile_ids: list[int]) -> None:
