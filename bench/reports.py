@@ -228,11 +228,20 @@ def main() -> None:
     print(f"  recipients {n:,}, message events {events:,}, orders {_count('tracking_event'):,}")
 
     started = time.perf_counter()
-    rollups_rebuild()
+    phases: list[tuple[str, float]] = []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        phases.append((phase, time.perf_counter()))
+
+    rollups_rebuild(progress=progress)
     rebuild = time.perf_counter() - started
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE reports_hourlyrollup")
     print(f"  rollup rebuild            {rebuild:7.2f} s ({_count('reports_hourlyrollup'):,} rollup rows)")
+    previous = started
+    for phase, at in phases:
+        print(f"    {phase:<32} {at - previous:7.2f} s")
+        previous = at
 
     campaign = ("broadcast", bid)
 

@@ -52,3 +52,9 @@ def test_a_winner_is_called_only_when_significant():
     strict = ab_verdict([("A", 200, 2000), ("B", 240, 2000)], metric="click rate", level=0.99)
     assert strict.winner is None
     assert ab_verdict([("A", 3, 10)], metric="open rate").winner is None
+
+
+def test_a_p_value_below_the_smallest_double_is_not_called_zero():
+    verdict = ab_verdict([("A", 200_000, 500_000), ("B", 300_000, 500_000)], metric="click rate")
+    assert verdict.winner == "B"
+    assert "p < 1e-300" in verdict.sentence and "p = 0" not in verdict.sentence

@@ -126,6 +126,15 @@ class Verdict:
         }
 
 
+def _p(p: float) -> str:
+    # Below the smallest double p reads 0.0; "p = 0" would claim certainty the test cannot give.
+    return f"{p:.3g}" if p > 0 else "< 1e-300"
+
+
+def _p_is(p: float) -> str:
+    return f"= {p:.3g}" if p > 0 else "< 1e-300"
+
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{x * 100:.1f}%"
 
@@ -151,7 +160,7 @@ def ab_verdict(rows: list[tuple[str, int, int]], *, metric: str, level: float = 
     if p >= alpha:
         return Verdict(metric, level, variants, p, stat, None,
                        f"No winner yet on {label} ({listing}): a difference this size could be chance "
-                       f"(p = {p:.3g}; {int(level * 100)}% confidence needs p < {alpha:.3g}).")  # fmt: skip
+                       f"(p {_p_is(p)}; {int(level * 100)}% confidence needs p < {alpha:.3g}).")  # fmt: skip
     pairwise = [two_proportion_z(best.successes, best.trials, o.successes, o.trials) for o in others]
     corrected = alpha / len(others)
     if all(t is not None and t[1] < corrected and t[0] > 0 for t in pairwise):
@@ -160,7 +169,7 @@ def ab_verdict(rows: list[tuple[str, int, int]], *, metric: str, level: float = 
         return Verdict(metric, level, variants, p, stat, best.variant,
                        f"Variant {best.variant} wins on {label}: {_pct(best.rate)} against {_pct(runner.rate)} "
                        f"for {runner.variant}, the next best (significant at {int(level * 100)}%: "
-                       f"p = {p:.3g} overall, {worst_p:.3g} against each other variant).")  # fmt: skip
+                       f"p {_p_is(p)} overall, {_p(worst_p)} against each other variant).")  # fmt: skip
     return Verdict(metric, level, variants, p, stat, None,
-                   f"The variants differ on {label} ({listing}, p = {p:.3g}), but {best.variant} is not "
+                   f"The variants differ on {label} ({listing}, p {_p_is(p)}), but {best.variant} is not "
                    f"clearly ahead of every other variant yet: no winner.")  # fmt: skip
