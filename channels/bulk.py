@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Lookup, Model
 
 
 def _json_default(value: Any) -> Any:
@@ -93,22 +93,31 @@ def records_update(
 
 
 def records_insert(
-    model: type[Model], records: Sequence[dict[str, Any]], *, returning: Sequence[str] = ("id",)
+    model: type[Model],
+    records: Sequence[dict[str, Any]],
+    *,
+    returning: Sequence[str] = ("id",),
+    conflict_ignore: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
     """INSERT many rows from plain dicts (attname → value; missing fields take their defaults) in one
-    statement; PostgreSQL only. Returns the `returning` columns of each new row."""
+    statement; PostgreSQL only. Returns the `returning` columns of each new row.
+
+    `conflict_ignore` names the columns of a unique constraint: a row that would violate it is left
+    out (ON CONFLICT … DO NOTHING, waiting for a concurrent insert of the same key to settle) and
+    returns nothing, so the caller can tell its new rows from the ones that already existed."""
     if not records:
         return []
     meta = model._meta
     columns = [f for f in meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in columns if f.has_default() or f.null}
+    conflict = _conflict_clause(conflict_ignore)
     if connection.vendor != "postgresql":
-        return _records_insert_rowwise(model, records, columns, defaults, returning)
+        return _records_insert_rowwise(model, records, columns, defaults, returning, conflict)
     names = ", ".join(f'"{f.column}"' for f in columns)
     sql = (
         f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} '
         f"FROM jsonb_to_recordset(%s::jsonb) AS v({_spec(columns)}) "
-        f"RETURNING {', '.join(returning)}"
+        f"{conflict}RETURNING {', '.join(returning)}"
     )
     rows = []
     for record in records:
@@ -148,11 +157,22 @@ def _records_update_rowwise(model, records, columns, keep_when_null, where, para
     return updated
 
 
-def _records_insert_rowwise(model, records, columns, defaults, returning) -> list[tuple[Any, ...]]:
+def _conflict_clause(columns: Sequence[str]) -> str:
+    if not columns:
+        return ""
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    return f"ON CONFLICT ({quoted}) DO NOTHING "
+
+
+def _records_insert_rowwise(
+    model, records, columns, defaults, returning, conflict=""
+) -> list[tuple[Any, ...]]:
     meta = model._meta
     names = ", ".join(f'"{f.column}"' for f in columns)
     marks = ", ".join(["%s"] * len(columns))
-    sql = f'INSERT INTO "{meta.db_table}" ({names}) VALUES ({marks}) RETURNING {", ".join(returning)}'
+    sql = (
+        f'INSERT INTO "{meta.db_table}" ({names}) VALUES ({marks}) {conflict}RETURNING {", ".join(returning)}'
+    )
     out: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for record in records:
@@ -163,3 +183,21 @@ def _records_insert_rowwise(model, records, columns, defaults, returning) -> lis
             cursor.execute(sql, values)
             out.extend(cursor.fetchall())
     return out
+
+
+class AnyOf(Lookup):
+    """`lhs = ANY(%s)` with the values as one array parameter on PostgreSQL (Django's `__in` writes one
+    placeholder per value, and building and binding a thousand of them costs milliseconds per query);
+    a plain IN list elsewhere. Use it as a filter expression: `qs.filter(AnyOf(F("pk"), ids))`."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            return "1 = 0", []
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*params, values]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]

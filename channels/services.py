@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from channels.bulk import AnyOf, records_insert
 from channels.models import Message, MessageEvent, MessageStatus, Reason, Template
 from channels.signals import message_status_changed
 from channels.timing import next_local_time, parse_hhmm
-from tracking.models import Channel
-from tracking.services.profiles import profile_resolve
+from tracking.models import Channel, Profile, ProfileMerge
 
 
 class EnqueueError(ValueError):
-    """Input message_enqueue cannot accept; the text names the argument."""
+    """Input message_enqueue cannot accept; the text starts with the argument's path."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueRequest:
+    """One message to put in the outbox; the arguments of message_enqueue."""
+
+    profile_id: int
+    channel: str
+    template_slug: str
+    idempotency_key: str
+    topic: str = "marketing"
+    data: dict | None = None
+    campaign_kind: str = ""
+    campaign_id: int | None = None
+    stage_key: str = ""
+    variant: str = ""
+    send_at: datetime | None = None
+    local_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """Where a request stands: its outbox row (new or found by its key) and that row's status."""
+
+    message_id: int
+    status: str
+    created: bool
 
 
 def message_enqueue(
@@ -36,70 +65,183 @@ def message_enqueue(
     send_at: datetime | None = None,
     local_time: str | None = None,
 ) -> Message:
-    """Create the outbox row once per idempotency_key, in the caller's transaction; dispatch wakes on commit.
-
-    Consent, suppression, caps and quiet hours are decided at dispatch time (so the freshest state
-    applies); a missing template is recorded as a skip with its reason rather than raised.
-    """
-    if not idempotency_key:
-        raise EnqueueError("idempotency_key: required")
-    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    if channel not in Channel.values:
-        raise EnqueueError(f"channel: {channel!r} is not one of {', '.join(Channel.values)}")
-    if data is not None and not isinstance(data, dict):
-        raise EnqueueError("data: must be an object")
-    profile = profile_resolve(profile_id=profile_id)
-    if profile is None:
-        raise EnqueueError(f"profile_id: no profile {profile_id}")
-    now = timezone.now()
-    due = send_at or now
-    if local_time:
-        try:
-            due = next_local_time(local=parse_hhmm(local_time), tz_name=profile.timezone, after=due)
-        except ValueError as exc:
-            raise EnqueueError(f"local_time: {exc}")
-    template = Template.objects.filter(slug=template_slug).first()
-    problem = ""
-    if template is None:
-        problem = f"no template {template_slug!r}"
-    elif template.channel != channel:
-        problem = f"template {template_slug!r} is for {template.channel}, not {channel}"
-    fields: dict[str, Any] = {
-        "profile_id": profile.pk,
-        "channel": channel,
-        "template": template,
-        "topic": topic or "marketing",
-        "data": data or {},
-        "campaign_kind": campaign_kind,
-        "campaign_id": campaign_id,
-        "stage_key": stage_key,
-        "variant": variant,
-        "idempotency_key": idempotency_key[:255],
-        "send_at": send_at,
-        "local_time": local_time or "",
-        "due_at": due,
-    }
-    if problem:
-        fields.update(status=MessageStatus.SKIPPED, skip_reason=Reason.TEMPLATE_MISSING, error=problem)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(**fields)
-    except IntegrityError:
-        # Another transaction enqueued the same key a moment ago.
-        return Message.objects.get(idempotency_key=idempotency_key[:255])
-    kind = "skipped" if problem else "queued"
-    MessageEvent.objects.create(
-        message=message,
-        kind=kind,
-        at=now,
-        data={"reason": Reason.TEMPLATE_MISSING, "detail": problem} if problem else {},
+    """One message: messages_enqueue_many with one request, returning the stored row."""
+    request = EnqueueRequest(
+        profile_id=profile_id,
+        channel=channel,
+        template_slug=template_slug,
+        idempotency_key=idempotency_key,
+        topic=topic,
+        data=data,
+        campaign_kind=campaign_kind,
+        campaign_id=campaign_id,
+        stage_key=stage_key,
+        variant=variant,
+        send_at=send_at,
+        local_time=local_time,
     )
-    statuses_announce([(message.pk, message.status, kind)])
-    if not problem and due <= now:
+    (done,) = _enqueue([request], path=lambda index, name: name)
+    return Message.objects.get(pk=done.message_id)
+
+
+def messages_enqueue_many(requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
+    """Create each request's outbox row once per idempotency key, in the caller's transaction, with a
+    handful of queries for the whole batch; one result per request, in order.
+
+    A key that already exists (earlier, or earlier in this batch) gives the existing row. Consent,
+    suppression, caps and quiet hours are decided at dispatch time (so the freshest state applies); a
+    missing template or one for another channel is recorded as a skipped message with its reason.
+    Bad input raises EnqueueError naming `requests[i].argument`, before anything is written.
+    """
+    return _enqueue(requests, path=lambda index, name: f"requests[{index}].{name}")
+
+
+def _enqueue(requests: Sequence[EnqueueRequest], *, path: Callable[[int, str], str]) -> list[Enqueued]:
+    keys: list[str] = []
+    for index, request in enumerate(requests):
+        if not request.idempotency_key:
+            raise EnqueueError(f"{path(index, 'idempotency_key')}: required")
+        keys.append(request.idempotency_key[:255])
+    if not keys:
+        return []
+    found: dict[str, Enqueued] = {
+        key: Enqueued(pk, status, created=False)
+        for pk, key, status in Message.objects.filter(AnyOf(F("idempotency_key"), set(keys))).values_list(
+            "pk", "idempotency_key", "status"
+        )
+    }
+    # The first request for each key not stored yet is the one to create.
+    fresh: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key not in found and key not in fresh:
+            fresh[key] = index
+    if fresh:
+        found.update(_create(requests, fresh, path))
+    results = []
+    first_seen: set[str] = set()
+    for key in keys:
+        done = found[key]
+        if done.created and key in first_seen:
+            done = Enqueued(done.message_id, done.status, created=False)  # a repeat inside the batch
+        first_seen.add(key)
+        results.append(done)
+    return results
+
+
+def _create(
+    requests: Sequence[EnqueueRequest], fresh: dict[str, int], path: Callable[[int, str], str]
+) -> dict[str, Enqueued]:
+    """Insert the new rows and their first timeline entry; return them by key."""
+    channels = frozenset(Channel.values)  # a class property that builds a new list on every read
+    for index in fresh.values():
+        request = requests[index]
+        if request.channel not in channels:
+            raise EnqueueError(
+                f"{path(index, 'channel')}: {request.channel!r} is not one of {', '.join(Channel.values)}"
+            )
+        if request.data is not None and not isinstance(request.data, dict):
+            raise EnqueueError(f"{path(index, 'data')}: must be an object")
+    zones = _profile_zones({requests[i].profile_id for i in fresh.values()})
+    templates = {
+        slug: (pk, channel)
+        for slug, pk, channel in Template.objects.filter(
+            slug__in={requests[i].template_slug for i in fresh.values()}
+        ).values_list("slug", "pk", "channel")
+    }
+    now = timezone.now()
+    records: list[dict[str, Any]] = []
+    problems: dict[str, str] = {}
+    due_now: set[str] = set()  # sendable at once: dispatch should wake
+    for key, index in fresh.items():
+        request = requests[index]
+        if request.profile_id not in zones:
+            raise EnqueueError(f"{path(index, 'profile_id')}: no profile {request.profile_id}")
+        profile_id, tz_name = zones[request.profile_id]
+        due = request.send_at or now
+        if request.local_time:
+            try:
+                due = next_local_time(local=parse_hhmm(request.local_time), tz_name=tz_name, after=due)
+            except ValueError as exc:
+                raise EnqueueError(f"{path(index, 'local_time')}: {exc}")
+        template_id, template_channel = templates.get(request.template_slug, (None, ""))
+        record: dict[str, Any] = {
+            "profile_id": profile_id,
+            "channel": request.channel,
+            "template_id": template_id,
+            "topic": request.topic or "marketing",
+            "data": request.data or {},
+            "campaign_kind": request.campaign_kind,
+            "campaign_id": request.campaign_id,
+            "stage_key": request.stage_key,
+            "variant": request.variant,
+            "idempotency_key": key,
+            "send_at": request.send_at,
+            "local_time": request.local_time or "",
+            "due_at": due,
+            "created_at": now,
+        }
+        if template_id is None:
+            problems[key] = f"no template {request.template_slug!r}"
+        elif template_channel != request.channel:
+            problems[key] = (
+                f"template {request.template_slug!r} is for {template_channel}, not {request.channel}"
+            )
+        if key in problems:
+            record.update(
+                status=MessageStatus.SKIPPED.value,
+                skip_reason=Reason.TEMPLATE_MISSING.value,
+                error=problems[key],
+            )
+        elif due <= now:
+            due_now.add(key)
+        records.append(record)
+    inserted = records_insert(
+        Message, records, returning=("id", "idempotency_key", "status"), conflict_ignore=("idempotency_key",)
+    )
+    created = {key: Enqueued(pk, status, created=True) for pk, key, status in inserted}
+    wake = bool(due_now.intersection(created))
+    events = []
+    announcements = []
+    for key, done in created.items():
+        kind = "skipped" if key in problems else "queued"
+        detail = {"reason": Reason.TEMPLATE_MISSING.value, "detail": problems[key]} if key in problems else {}
+        events.append({"message_id": done.message_id, "kind": kind, "at": now, "data": detail})
+        announcements.append((done.message_id, done.status, kind))
+    records_insert(MessageEvent, events)
+    lost = set(fresh) - set(created)
+    if lost:
+        # Another transaction enqueued these keys a moment ago (ON CONFLICT left them out).
+        for pk, key, status in Message.objects.filter(idempotency_key__in=lost).values_list(
+            "pk", "idempotency_key", "status"
+        ):
+            created[key] = Enqueued(pk, status, created=False)
+    statuses_announce(announcements)
+    if wake:
         dispatch_wake()
-    return message
+    return created
+
+
+def _profile_zones(profile_ids: set[int]) -> dict[int, tuple[int, str]]:
+    """Requested profile id -> (the profile's id now, its time zone), following merges as
+    profile_resolve does; ids with no profile are left out."""
+    found = {
+        pk: (pk, tz)
+        for pk, tz in Profile.objects.filter(AnyOf(F("pk"), profile_ids)).values_list("pk", "timezone")
+    }
+    missing = profile_ids - set(found)
+    if missing:
+        survivor_of: dict[int, int] = {}
+        for merged_id, survivor_id in (
+            ProfileMerge.objects.filter(merged_profile_id__in=missing)
+            .order_by("merged_profile_id", "-id")
+            .values_list("merged_profile_id", "survivor_id")
+        ):
+            survivor_of.setdefault(merged_id, survivor_id)
+        zones = dict(Profile.objects.filter(pk__in=set(survivor_of.values())).values_list("pk", "timezone"))
+        for merged_id, survivor_id in survivor_of.items():
+            if survivor_id in zones:
+                found[merged_id] = (survivor_id, zones[survivor_id])
+    return found
 
 
 def statuses_announce(changes: Iterable[tuple[int, str, str]]) -> None:

@@ -9,16 +9,19 @@ their conversions measure what the journey's messages add.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from journeys import partner_events
 from journeys.engine.core import RunState, Visit
-from journeys.models import Run
 from tracking import signals as tracking_signals
 from tracking.models import Profile
+
+if TYPE_CHECKING:
+    from channels.services import EnqueueRequest
+    from journeys.engine.runner import RunRow
 
 
 def send_idempotency_key(*, run_id: int, visit: int, index: int) -> str:
@@ -30,8 +33,26 @@ class ActionBatch:
         self.now = now
         self._profile_edits: dict[int, list[tuple[str, Any]]] = {}
         self._announcements: list[tuple[str, dict, str]] = []
+        # Sends wait for flush(): one channels call for the whole batch instead of one per message.
+        self._sends: list[tuple[EnqueueRequest, dict]] = []
+        self._partner_types: frozenset[str] | None = None
 
-    def perform(self, *, run: Run, visit: Visit) -> list[dict]:
+    def _announced(self, event_type: str) -> bool:
+        """Whether any partner endpoint takes this event type, so its payload is worth building.
+
+        Asks channels' per-process subscription cache once per batch (changes made in this process
+        show at once, others' within about a second); publish_many still reads the endpoints itself.
+        """
+        if self._partner_types is None:
+            try:
+                from channels.partner.subscribers import subscribed_event_types
+            except ImportError:
+                self._partner_types = frozenset()
+            else:
+                self._partner_types = subscribed_event_types()
+        return "*" in self._partner_types or event_type in self._partner_types
+
+    def perform(self, *, run: RunRow, visit: Visit) -> list[dict]:
         outcome: list[dict] = []
         for index, action in enumerate(visit.actions):
             kind, body = next(iter(action.items()))
@@ -49,12 +70,14 @@ class ActionBatch:
                 outcome.append({"set_trait": sorted(body)})
         return outcome
 
-    def _send(self, run: Run, visit: Visit, index: int, body: dict) -> dict:
+    def _send(self, run: RunRow, visit: Visit, index: int, body: dict) -> dict:
+        """The send's outcome, completed with the message id and status when the batch flushes."""
         if run.holdout:
             return {"send": "holdout", "template": body["template"]}
-        from channels.services import message_enqueue
+        from channels.services import EnqueueRequest
 
-        message = message_enqueue(
+        outcome = {"send": "", "message_id": None, "template": body["template"]}
+        request = EnqueueRequest(
             profile_id=run.profile_id,
             channel=body["channel"],
             template_slug=body["template"],
@@ -69,13 +92,10 @@ class ActionBatch:
             variant=visit.variant,
             idempotency_key=send_idempotency_key(run_id=run.pk, visit=visit.seq, index=index),
         )
-        return {
-            "send": getattr(message, "status", ""),
-            "message_id": message.pk,
-            "template": body["template"],
-        }
+        self._sends.append((request, outcome))
+        return outcome
 
-    def _webhook(self, run: Run, visit: Visit, index: int, body: dict) -> dict:
+    def _webhook(self, run: RunRow, visit: Visit, index: int, body: dict) -> dict:
         if run.holdout:
             return {"webhook": "holdout", "endpoint": body["endpoint"]}
         from channels.partner.services import endpoint_call
@@ -94,7 +114,9 @@ class ActionBatch:
         )
         return {"webhook": "queued", "delivery_id": delivery_id, "endpoint": body["endpoint"]}
 
-    def announce_stage(self, *, run: Run, visit: Visit, entered: bool) -> None:
+    def announce_stage(self, *, run: RunRow, visit: Visit, entered: bool) -> None:
+        if not self._announced("journey.entered" if entered else "journey.stage_changed"):
+            return
         base = {
             "journey": run.journey.slug,
             "journey_id": run.journey_id,
@@ -121,7 +143,9 @@ class ActionBatch:
             }
             self._announcements.append(("journey.stage_changed", payload, f"{run.pk}:visit:{visit.seq}"))
 
-    def announce_conversion(self, *, run: Run, event_name: str, at: datetime) -> None:
+    def announce_conversion(self, *, run: RunRow, event_name: str, at: datetime) -> None:
+        if not self._announced("journey.converted"):
+            return
         payload = {
             "journey": run.journey.slug,
             "journey_id": run.journey_id,
@@ -134,7 +158,9 @@ class ActionBatch:
         }
         self._announcements.append(("journey.converted", payload, f"{run.pk}:converted"))
 
-    def announce_end(self, *, run: Run, state: RunState) -> None:
+    def announce_end(self, *, run: RunRow, state: RunState) -> None:
+        if not self._announced("journey.exited"):
+            return
         payload = {
             "journey": run.journey.slug,
             "journey_id": run.journey_id,
@@ -148,7 +174,16 @@ class ActionBatch:
         self._announcements.append(("journey.exited", payload, f"{run.pk}:ended"))
 
     def flush(self) -> None:
-        """Write profile edits (one save per profile) and the partner events, inside the transaction."""
+        """Enqueue the batch's messages (one call), write profile edits (one save per profile) and the
+        partner events, inside the transaction. Call it before writing the steps: it fills in the
+        message id and status of the send outcomes perform() returned."""
+        if self._sends:
+            from channels.services import messages_enqueue_many
+
+            done = messages_enqueue_many([request for request, _ in self._sends])
+            for (_, outcome), message in zip(self._sends, done, strict=True):
+                outcome["send"], outcome["message_id"] = message.status, message.message_id
+            self._sends = []
         if self._profile_edits:
             profiles = Profile.objects.select_for_update().in_bulk(list(self._profile_edits))
             stamp = timezone.now().isoformat()

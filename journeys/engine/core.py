@@ -141,7 +141,8 @@ def run_plan(state: RunState, definition: dict, facts: Facts, now: datetime) -> 
         stage = stages[state.stage_key]
         # "if" is decided on entering a stage: only for a visit made in this very pass.
         fresh = bool(plan.visits) and plan.visits[-1].stage_key == state.stage_key
-        fired = _next_transition(state, stage, facts, now, fresh=fresh)
+        dues = _after_dues(state, stage, facts)
+        fired = _next_transition(state, stage, facts, now, fresh=fresh, dues=dues)
         exit_at = _exit_time(state, exits, facts, now)
         if exit_at is not None and (fired is None or exit_at[0] <= fired[1]):
             state.status, state.ended_at, state.end_reason = "exited", exit_at[0], exit_at[1]
@@ -149,7 +150,8 @@ def run_plan(state: RunState, definition: dict, facts: Facts, now: datetime) -> 
             plan.ended = "exited"
             return plan
         if fired is None:
-            state.due_at = _next_due(state, stage, facts)
+            # Without news, look again at the earliest pending "after".
+            state.due_at = min(dues.values()) if dues else None
             return plan
         to, at, reason, detail = fired
         _enter(state, plan, stages, to, at, reason, detail, state.stage_key)
@@ -188,8 +190,20 @@ def _enter(
         plan.ended = "completed"
 
 
+def _after_dues(state: RunState, stage: dict, facts: Facts) -> dict[int, datetime]:
+    """When each "after" transition of the current stage fires, by the transition's index."""
+    dues: dict[int, datetime] = {}
+    for index, t in enumerate(stage.get("transitions", [])):
+        if "after" in t:
+            assert state.stage_entered_at is not None
+            dues[index] = after_due(
+                entered_at=state.stage_entered_at, after=t["after"], zone=facts.zone(state.profile_id)
+            )
+    return dues
+
+
 def _next_transition(
-    state: RunState, stage: dict, facts: Facts, now: datetime, *, fresh: bool
+    state: RunState, stage: dict, facts: Facts, now: datetime, *, fresh: bool, dues: dict[int, datetime]
 ) -> tuple[str, datetime, str, dict] | None:
     """The transition that fires first in time (ties: the first listed), if any has fired by `now`."""
     entered = state.stage_entered_at
@@ -206,7 +220,7 @@ def _next_transition(
             if fresh and facts.rule_matches(t["if"], state.profile_id, now):
                 hit = (entered, "if", {"transition": index})
         elif kind == "after":
-            due = after_due(entered_at=entered, after=t["after"], zone=facts.zone(state.profile_id))
+            due = dues[index]
             if due <= now:
                 hit = (due, "after", {"transition": index, "due": due.isoformat()})
         elif kind == "on_event":
@@ -248,16 +262,6 @@ def _exit_time(
     at, reason = min(found)
     # An exit that happened while catching up still ends the run no earlier than where it stands.
     return max(at, state.stage_entered_at or at), reason
-
-
-def _next_due(state: RunState, stage: dict, facts: Facts) -> datetime | None:
-    """When to look at this run again without any news: the earliest pending "after"."""
-    dues = [
-        after_due(entered_at=state.stage_entered_at, after=t["after"], zone=facts.zone(state.profile_id))
-        for t in stage.get("transitions", [])
-        if "after" in t
-    ]
-    return min(dues) if dues else None
 
 
 def goal_deadline(definition: dict, entered_at: datetime) -> datetime | None:

@@ -12,7 +12,6 @@ action), so a retried batch creates nothing twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -21,11 +20,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from channels.bulk import AnyOf, records_update
 from journeys.conds import event_matches
 from journeys.engine.actions import ActionBatch
 from journeys.engine.core import RunState, run_plan, watched_event_names
@@ -63,35 +64,69 @@ def lease_seconds() -> int:
 def runs_claim(*, now: datetime, limit: int, owner: str, journey_id: int | None = None) -> list[int]:
     """Lease up to `limit` due runs of active journeys to `owner`; returns their ids."""
     real_now = timezone.now()
+    until = real_now + timedelta(seconds=lease_seconds())
+    qs = Run.objects.filter(status=RunStatus.ACTIVE, due_at__lte=now, journey__status=JourneyStatus.ACTIVE)
+    qs = qs.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=real_now))
+    if journey_id is not None:
+        qs = qs.filter(journey_id=journey_id)
+    # of=self: the joined journey row must not be locked, or concurrent claims would skip each other.
+    due = qs.order_by("due_at").select_for_update(skip_locked=True, of=("self",)).values("id")[:limit]
     with transaction.atomic():
-        qs = Run.objects.filter(
-            status=RunStatus.ACTIVE, due_at__lte=now, journey__status=JourneyStatus.ACTIVE
-        )
-        qs = qs.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=real_now))
-        if journey_id is not None:
-            qs = qs.filter(journey_id=journey_id)
-        ids = list(
-            qs.order_by("due_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)[:limit]
-        )
+        if connection.vendor == "postgresql":
+            # One statement: lock, lease and return the batch (no id list sent back and forth).
+            inner, params = due.query.sql_with_params()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {Run._meta.db_table} SET lease_until = %s, lease_owner = %s "
+                    f"WHERE id IN ({inner}) RETURNING id",
+                    [until, owner, *params],
+                )
+                return [row[0] for row in cursor.fetchall()]
+        ids = list(due.values_list("id", flat=True))
         if ids:
-            Run.objects.filter(pk__in=ids).update(
-                lease_until=real_now + timedelta(seconds=lease_seconds()), lease_owner=owner
-            )
+            Run.objects.filter(pk__in=ids).update(lease_until=until, lease_owner=owner)
     return ids
+
+
+@dataclass(slots=True)
+class RunRow:
+    """A run as one batch loads, advances and writes it: the Run columns the engine uses, as a plain
+    object (building a thousand model instances per batch cost more than deciding their moves)."""
+
+    pk: int
+    journey_id: int
+    version_id: int
+    profile_id: int
+    entered_at: datetime
+    stage_key: str
+    stage_entered_at: datetime | None
+    visits: int
+    variant: str
+    holdout: bool
+    status: str
+    due_at: datetime | None
+    goal_deadline: datetime | None
+    converted_at: datetime | None
+    conversion_event_id: int | None
+    ended_at: datetime | None
+    end_reason: str
+    journey: Journey | None = None
+
+
+_ROW_COLUMNS = [f for f in RunRow.__dataclass_fields__ if f != "journey"]
 
 
 @transaction.atomic
 def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceResult:
     """Advance the leased runs as of `now`, in one transaction."""
     result = AdvanceResult(batches=1)
-    runs = list(
-        # of=self: the joined journey row must not be locked, or concurrent batches would skip each other.
-        Run.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            pk__in=run_ids, lease_owner=owner, status=RunStatus.ACTIVE
-        )
-    )
+    runs = [
+        RunRow(*row)
+        for row in Run.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(AnyOf(F("pk"), run_ids))
+        .filter(lease_owner=owner, status=RunStatus.ACTIVE)
+        .values_list(*_ROW_COLUMNS)
+    ]
     result.skipped = len(run_ids) - len(runs)
     if not runs:
         return result
@@ -154,15 +189,17 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
         result.completed += plan.ended == "completed"
         result.exited += plan.ended == "exited"
         _copy_state(run, state)
+    actions.flush()  # first: it completes the send outcomes inside the step rows
     _steps_write(steps)
     _runs_write(runs)
-    actions.flush()
     result.runs = len(runs)
     result.journeys = {r.journey_id for r in runs}
     return result
 
 
-def _goal_check(run: Run, definition: dict, facts: BatchFacts, now: datetime, actions: ActionBatch) -> None:
+def _goal_check(
+    run: RunRow, definition: dict, facts: BatchFacts, now: datetime, actions: ActionBatch
+) -> None:
     """Conversions the engine sees while catching up (live ones are recorded as events arrive)."""
     goal = definition.get("goal")
     if not goal or run.converted_at is not None or run.goal_deadline is None:
@@ -174,11 +211,10 @@ def _goal_check(run: Run, definition: dict, facts: BatchFacts, now: datetime, ac
             return
 
 
-def _copy_state(run: Run, state: RunState) -> None:
+def _copy_state(run: RunRow, state: RunState) -> None:
     run.stage_key, run.stage_entered_at, run.visits = state.stage_key, state.stage_entered_at, state.visits
     run.variant, run.status, run.due_at = state.variant, state.status, state.due_at
     run.ended_at, run.end_reason = state.ended_at, state.end_reason[:200]
-    run.lease_until, run.lease_owner = None, ""
 
 
 _STEP_COLUMNS = ("run_id", "seq", "stage_key", "from_stage", "reason", "at", "detail", "worker")
@@ -197,26 +233,21 @@ def _steps_write(steps: list[tuple]) -> None:
         raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
         with raw.copy(f"COPY {RunStep._meta.db_table} ({', '.join(_STEP_COLUMNS)}) FROM STDIN") as copy:
             for row in steps:
-                copy.write_row((*row[:6], json.dumps(row[6]), row[7]))
+                copy.write_row((*row[:6], orjson.dumps(row[6]).decode(), row[7]))
 
 
-_RUN_FIELDS = [
-    "stage_key",
-    "stage_entered_at",
-    "visits",
-    "variant",
-    "status",
-    "due_at",
-    "ended_at",
-    "end_reason",
-]
-
-
-def _runs_write(runs: list[Run]) -> None:
+def _runs_write(runs: list[RunRow]) -> None:
     """One UPDATE … FROM unnest(arrays) per batch on PostgreSQL (one array per column, whatever the batch
-    size); Django's bulk_update elsewhere."""
+    size); row by row elsewhere. Either way the lease is released and a conversion already recorded
+    on the row is kept."""
     if connection.vendor != "postgresql":
-        Run.objects.bulk_update(runs, [*_RUN_FIELDS, "lease_until", "lease_owner"], batch_size=500)
+        fields = ["stage_key", "stage_entered_at", "visits", "variant", "status", "due_at", "ended_at",
+                  "end_reason", "converted_at", "conversion_event_id", "lease_until", "lease_owner"]  # fmt: skip
+        records = [
+            {"pk": r.pk, **{f: getattr(r, f) for f in fields[:-2]}, "lease_until": None, "lease_owner": ""}
+            for r in runs
+        ]
+        records_update(Run, records, fields, keep_when_null=["converted_at", "conversion_event_id"])
         return
     columns = list(zip(*[
         (r.pk, r.stage_key, r.stage_entered_at, r.visits, r.variant, r.status, r.due_at, r.ended_at, r.end_reason,
