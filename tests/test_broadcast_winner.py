@@ -114,3 +114,43 @@ def test_scheduling_refuses_a_broadcast_with_errors():
         broadcast_schedule(broadcast=b)
     fields = set(info.value.message_dict)
     assert {"audience_slug", "send_at", "recurrence", "test_percent", "variants[0].template_slug"} <= fields
+
+
+def test_recurrence_is_read_in_the_workspace_zone_across_a_dst_change(settings):
+    settings.TIME_ZONE = "America/New_York"  # the workspace; profiles without a zone still default to UTC
+    settings.JOURNEYS_DEFAULT_TIMEZONE = "UTC"
+    audience_of(1)
+    first = datetime(2036, 10, 27, 13, 0, tzinfo=UTC)  # Monday 09:00 EDT
+    b = broadcast(recurrence="0 9 * * 1")
+    Broadcast.objects.filter(pk=b.pk).update(send_at=first)
+    run_due(first)
+    b.refresh_from_db()
+    # Clocks went back on 2 November: Monday 09:00 is now EST, 14:00 UTC.
+    assert b.send_at == datetime(2036, 11, 3, 14, 0, tzinfo=UTC)
+    run_due(b.send_at)
+    b.refresh_from_db()
+    assert b.send_at == datetime(2036, 11, 10, 14, 0, tzinfo=UTC)
+    assert BroadcastRecipient.objects.filter(broadcast=b).count() == 2
+
+
+def test_an_occurrence_enqueues_its_audience_in_a_few_queries_whatever_its_size():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from journeys.services.broadcasts import broadcasts_tick
+
+    counts = {}
+    for size, slug, at in ((3, "few", T0), (400, "many", T0 + timedelta(hours=1))):
+        audience = Audience.objects.create(slug=slug, name=slug, rule={"tag": slug})
+        AudienceMembership.objects.bulk_create(
+            [AudienceMembership(audience=audience, profile=profile_add(), entered_at=T0) for _ in range(size)]
+        )
+        Template.objects.get_or_create(slug="promo-a", defaults={"name": "a", "channel": "email"})
+        b = Broadcast.objects.create(name=slug, audience_slug=slug, send_at=at)
+        BroadcastVariant.objects.create(broadcast=b, key="a", template_slug="promo-a", weight=1)
+        broadcast_schedule(broadcast=b)
+        with CaptureQueriesContext(connection) as queries:
+            assert broadcasts_tick(now=at) == size
+        counts[slug] = len(queries)
+        assert Message.objects.filter(campaign_kind="broadcast", campaign_id=b.pk).count() == size
+    assert counts["many"] == counts["few"], counts

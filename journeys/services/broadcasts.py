@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
@@ -20,7 +22,7 @@ from django.utils import timezone
 
 from journeys.engine.core import stable_fraction
 from journeys.models import Broadcast, BroadcastRecipient, BroadcastStatus, BroadcastVariant, WinnerMetric
-from journeys.schedule import cron_occurrences, cron_parse, zone_for
+from journeys.schedule import cron_occurrences, cron_parse
 from tracking.models import Event
 
 PHASE_ALL, PHASE_TEST, PHASE_WINNER = "all", "test", "winner"
@@ -152,7 +154,8 @@ def _winner_send(broadcast_id: int, now: datetime) -> int:
 def _finish_occurrence(b: Broadcast) -> None:
     b.winner_due_at = None
     if b.recurrence:
-        zone = zone_for(None)
+        # The recurrence is the workspace's calendar ("every Monday at 06:00" where the team works).
+        zone = ZoneInfo(settings.TIME_ZONE)
         nxt = cron_occurrences(
             cron_parse(b.recurrence), zone=zone, after=b.send_at, until=b.send_at + timedelta(days=400)
         )
@@ -162,46 +165,67 @@ def _finish_occurrence(b: Broadcast) -> None:
     b.status = BroadcastStatus.SENT
 
 
+# Recipients enqueued per channels call (and per BroadcastRecipient insert): a few queries per chunk.
+SEND_CHUNK = 2000
+
+
 def _send(
     b: Broadcast, variants: list[BroadcastVariant], profile_ids: list[int], phase: str, now: datetime
 ) -> int:
-    from channels.services import message_enqueue
+    from channels.services import EnqueueRequest, messages_enqueue_many
 
     total = sum(v.weight for v in variants) or 1
-    recipients = []
-    for pid in profile_ids:
-        point = stable_fraction("bc-variant", b.pk, b.occurrence, pid) * total
-        variant = variants[-1]
-        for v in variants:
-            point -= v.weight
-            if point < 0:
-                variant = v
-                break
-        message_enqueue(
-            profile_id=pid,
-            channel=b.channel,
-            template_slug=variant.template_slug,
-            topic=b.topic,
-            data={"broadcast": {"id": b.pk, "name": b.name}},
-            campaign_kind="broadcast",
-            campaign_id=b.pk,
-            variant=variant.key,
-            idempotency_key=f"broadcast:{b.pk}:{b.occurrence}:{pid}",
-            send_at=max(b.send_at or now, now) if phase == PHASE_WINNER else b.send_at,
-            local_time=b.local_time or None,
+    send_at = max(b.send_at or now, now) if phase == PHASE_WINNER else b.send_at
+    data = {"broadcast": {"id": b.pk, "name": b.name}}
+    for start in range(0, len(profile_ids), SEND_CHUNK):
+        chosen = [
+            (pid, _variant_pick(b, variants, total, pid)) for pid in profile_ids[start : start + SEND_CHUNK]
+        ]
+        messages_enqueue_many(
+            [
+                EnqueueRequest(
+                    profile_id=pid,
+                    channel=b.channel,
+                    template_slug=variant.template_slug,
+                    topic=b.topic,
+                    data=data,
+                    campaign_kind="broadcast",
+                    campaign_id=b.pk,
+                    variant=variant.key,
+                    idempotency_key=f"broadcast:{b.pk}:{b.occurrence}:{pid}",
+                    send_at=send_at,
+                    local_time=b.local_time or None,
+                )
+                for pid, variant in chosen
+            ]
         )
-        recipients.append(
-            BroadcastRecipient(
-                broadcast=b,
-                occurrence=b.occurrence,
-                profile_id=pid,
-                variant=variant.key,
-                phase=phase,
-                sent_at=now,
-            )
+        BroadcastRecipient.objects.bulk_create(
+            [
+                BroadcastRecipient(
+                    broadcast=b,
+                    occurrence=b.occurrence,
+                    profile_id=pid,
+                    variant=variant.key,
+                    phase=phase,
+                    sent_at=now,
+                )
+                for pid, variant in chosen
+            ],
+            ignore_conflicts=True,
         )
-    BroadcastRecipient.objects.bulk_create(recipients, ignore_conflicts=True, batch_size=2000)
-    return len(recipients)
+    return len(profile_ids)
+
+
+def _variant_pick(
+    b: Broadcast, variants: list[BroadcastVariant], total: int, profile_id: int
+) -> BroadcastVariant:
+    """The recipient's variant, by weight, the same on every tick of this occurrence."""
+    point = stable_fraction("bc-variant", b.pk, b.occurrence, profile_id) * total
+    for v in variants:
+        point -= v.weight
+        if point < 0:
+            return v
+    return variants[-1]
 
 
 @dataclass
