@@ -237,38 +237,16 @@ def _steps_write(steps: list[tuple]) -> None:
 
 
 def _runs_write(runs: list[RunRow]) -> None:
-    """One UPDATE … FROM unnest(arrays) per batch on PostgreSQL (one array per column, whatever the batch
-    size); row by row elsewhere. Either way the lease is released and a conversion already recorded
-    on the row is kept."""
-    if connection.vendor != "postgresql":
-        fields = ["stage_key", "stage_entered_at", "visits", "variant", "status", "due_at", "ended_at",
-                  "end_reason", "converted_at", "conversion_event_id", "lease_until", "lease_owner"]  # fmt: skip
-        records = [
-            {"pk": r.pk, **{f: getattr(r, f) for f in fields[:-2]}, "lease_until": None, "lease_owner": ""}
-            for r in runs
-        ]
-        records_update(Run, records, fields, keep_when_null=["converted_at", "conversion_event_id"])
-        return
-    columns = list(zip(*[
-        (r.pk, r.stage_key, r.stage_entered_at, r.visits, r.variant, r.status, r.due_at, r.ended_at, r.end_reason,
-         r.converted_at, r.conversion_event_id)
+    """One UPDATE per batch (channels.bulk.records_update: a jsonb recordset on PostgreSQL), releasing
+    the lease. A conversion already on the row stays: the row is locked, so a value loaded as set is
+    written back unchanged, and one found by this batch only fills an empty column."""
+    fields = ["stage_key", "stage_entered_at", "visits", "variant", "status", "due_at", "ended_at",
+              "end_reason", "converted_at", "conversion_event_id", "lease_until", "lease_owner"]  # fmt: skip
+    records = [
+        {"pk": r.pk, **{f: getattr(r, f) for f in fields[:-2]}, "lease_until": None, "lease_owner": ""}
         for r in runs
-    ], strict=True))  # fmt: skip
-    table = Run._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {table} AS r SET stage_key = v.stage_key, stage_entered_at = v.stage_entered_at,
-                    visits = v.visits, variant = v.variant, status = v.status, due_at = v.due_at,
-                    ended_at = v.ended_at, end_reason = v.end_reason, lease_until = NULL, lease_owner = '',
-                    converted_at = COALESCE(r.converted_at, v.converted_at),
-                    conversion_event_id = COALESCE(r.conversion_event_id, v.conversion_event_id)
-                FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[],
-                            %s::timestamptz[], %s::timestamptz[], %s::text[], %s::timestamptz[], %s::bigint[])
-                     AS v(id, stage_key, stage_entered_at, visits, variant, status, due_at, ended_at, end_reason,
-                          converted_at, conversion_event_id)
-                WHERE r.id = v.id""",
-            [list(c) for c in columns],
-        )
+    ]
+    records_update(Run, records, fields, keep_when_null=["converted_at", "conversion_event_id"])
 
 
 def runs_advance_due(
