@@ -164,3 +164,44 @@ def test_a_claimed_batch_of_a_killed_process_waits_for_its_lease_then_is_taken_o
     second = runs_advance_due(batch_size=50)
     assert second.runs == 120
     assert_each_run_advanced_exactly_once(300, messages=False)
+
+
+def test_a_claimed_run_locked_by_someone_else_at_that_moment_is_given_back_not_left_leased(monkeypatch):
+    """Another worker's claim scan (or news) can hold a run's row lock just when the batch that
+    claimed it locks its rows; the batch skips it and gives it back, so it is advanced at once
+    instead of waiting out its lease."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from journeys.engine import runner
+
+    journey, profiles = busy_journey(5, send=False)
+    runs_enroll(
+        journey=journey,
+        candidates=[EntryCandidate(p.pk, "bulk", timezone.now() - timedelta(seconds=1)) for p in profiles],
+        wake=False,
+    )
+    locked = threading.Event()
+    real_claim = runner.runs_claim
+
+    def hold(run_id: int) -> None:
+        try:
+            with transaction.atomic():
+                list(Run.objects.select_for_update().filter(pk=run_id))
+                locked.set()
+                time.sleep(1.0)
+        finally:
+            connections.close_all()
+
+    def claim_then_someone_locks_one(**kwargs):
+        ids = real_claim(**kwargs)
+        if ids and not locked.is_set():
+            threading.Thread(target=hold, args=(ids[0],)).start()
+            assert locked.wait(10)
+        return ids
+
+    monkeypatch.setattr(runner, "runs_claim", claim_then_someone_locks_one)
+    result = runner.runs_advance_due(batch_size=50)
+    assert result.runs == 5 and result.skipped == 1
+    assert_each_run_advanced_exactly_once(5, messages=False)

@@ -46,6 +46,8 @@ class AdvanceResult:
     exited: int = 0
     skipped: int = 0
     journeys: set[int] = field(default_factory=set)
+    # Claimed runs this batch could not lock (see runs_advance_due); not summed by add().
+    skipped_ids: list[int] = field(default_factory=list)
 
     def add(self, other: AdvanceResult) -> None:
         self.batches += other.batches
@@ -73,13 +75,14 @@ def runs_claim(*, now: datetime, limit: int, owner: str, journey_id: int | None 
     due = qs.order_by("due_at").select_for_update(skip_locked=True, of=("self",)).values("id")[:limit]
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # One statement: lock, lease and return the batch (no id list sent back and forth).
+            # One statement: lock, lease and return the batch (no id list sent back and forth). The
+            # locking scan is a materialized CTE, so it runs exactly once whatever the plan.
             inner, params = due.query.sql_with_params()
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {Run._meta.db_table} SET lease_until = %s, lease_owner = %s "
-                    f"WHERE id IN ({inner}) RETURNING id",
-                    [until, owner, *params],
+                    f"WITH due AS MATERIALIZED ({inner}) UPDATE {Run._meta.db_table} AS r "
+                    "SET lease_until = %s, lease_owner = %s FROM due WHERE r.id = due.id RETURNING r.id",
+                    [*params, until, owner],
                 )
                 return [row[0] for row in cursor.fetchall()]
         ids = list(due.values_list("id", flat=True))
@@ -127,7 +130,8 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
         .filter(lease_owner=owner, status=RunStatus.ACTIVE)
         .values_list(*_ROW_COLUMNS)
     ]
-    result.skipped = len(run_ids) - len(runs)
+    result.skipped_ids = sorted(set(run_ids) - {r.pk for r in runs})
+    result.skipped = len(result.skipped_ids)
     if not runs:
         return result
     journeys = Journey.objects.in_bulk({r.journey_id for r in runs})
@@ -265,8 +269,22 @@ def runs_advance_due(
         ids = runs_claim(now=now, limit=size, owner=owner, journey_id=journey_id)
         if not ids:
             break
-        total.add(runs_process(run_ids=ids, owner=owner, now=now))
+        result = runs_process(run_ids=ids, owner=owner, now=now)
+        if result.skipped_ids:
+            _leases_release(result.skipped_ids, owner=owner)
+        total.add(result)
     return total
+
+
+def _leases_release(run_ids: list[int], *, owner: str) -> None:
+    """Give back claimed runs the batch skipped because someone held their row lock at that moment
+    (another worker's claim scan locks the rows it looks at until it commits, even those it then
+    finds leased; news may be updating one). Released, they are due again for the next claim rather
+    than waiting out the lease; rows another worker has taken over since are left alone."""
+    with transaction.atomic():
+        Run.objects.filter(AnyOf(F("pk"), run_ids), lease_owner=owner).update(
+            lease_until=None, lease_owner=""
+        )
 
 
 def runs_wake(*, times_by_profile: dict[int, datetime], journey_ids: set[int] | None = None) -> int:
