@@ -7,7 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
+from django.db.models import F
 
+from channels.bulk import AnyOf
 from journeys.engine.core import EventFact
 from journeys.schedule import zone_for
 from tracking.models import Event, Profile
@@ -39,13 +41,19 @@ class BatchFacts:
         self._exits: dict[tuple[int, str], list[datetime]] = defaultdict(list)
         self._rules: dict[tuple[str, int], bool] = {}
         self._zones: dict[int, ZoneInfo] = {}
+        self._by_name: dict[str, ZoneInfo] = {}
         if not profile_ids:
             return
-        self._zone_names = dict(Profile.objects.filter(pk__in=profile_ids).values_list("pk", "timezone"))
+        self._zone_names = dict(
+            Profile.objects.filter(AnyOf(F("pk"), profile_ids)).values_list("pk", "timezone")
+        )
         if event_names and since is not None:
             rows = (
                 Event.objects.filter(
-                    profile_id__in=profile_ids, name__in=event_names, timestamp__gt=since, timestamp__lte=now
+                    AnyOf(F("profile_id"), profile_ids),
+                    name__in=event_names,
+                    timestamp__gt=since,
+                    timestamp__lte=now,
                 )
                 .order_by("timestamp", "id")
                 .values_list("id", "profile_id", "name", "properties", "timestamp")
@@ -59,7 +67,7 @@ class BatchFacts:
                 membership = None
             if membership is not None:
                 rows = membership.objects.filter(
-                    audience__slug__in=slugs, profile_id__in=profile_ids
+                    AnyOf(F("profile_id"), profile_ids), audience__slug__in=slugs
                 ).values_list("profile_id", "audience__slug", "entered_at", "exited_at")
                 for pid, slug, entered_at, exited_at in rows:
                     if entered_at is not None:
@@ -91,6 +99,12 @@ class BatchFacts:
         return self._rules[key]
 
     def zone(self, profile_id: int) -> ZoneInfo:
-        if profile_id not in self._zones:
-            self._zones[profile_id] = zone_for(self._zone_names.get(profile_id))
-        return self._zones[profile_id]
+        zone = self._zones.get(profile_id)
+        if zone is None:
+            # Resolved once per zone name: most of a batch shares a handful of zones.
+            name = self._zone_names.get(profile_id) or ""
+            zone = self._by_name.get(name)
+            if zone is None:
+                zone = self._by_name[name] = zone_for(name)
+            self._zones[profile_id] = zone
+        return zone
