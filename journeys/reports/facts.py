@@ -207,36 +207,43 @@ def events_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
         _select(MESSAGE_DIMS, hour_sql("e.at"), local_hour_sql("e.at"), figures)
         + f" FROM {events} e {base} WHERE {w.b('event', 'e.id', p)} AND {_campaign_filter('m', p, campaign)}"
     )
-    parts = [totals]
-    first_state = table("reports.MessageFirst")
-    for metric, kinds, column in (
-        ("opens_unique", "%(open_kinds)s", "first_open_id"),
-        ("clicks_unique", "ARRAY['clicked']", "first_click_id"),
-    ):
-        # The first already folded comes from MessageFirst (kept equal to min id over F by the fold).
-        folded_first = (
-            "NULL::bigint"
-            if w.mode in ("raw", "rebuild")
-            else f"(SELECT mf.{column} FROM {first_state} mf WHERE mf.message_id = e.message_id)"
-        )
-        firsts = f"""
-            SELECT e.message_id, min(e.id) AS b_id, {folded_first} AS f_id
+    # Unique opens and clicks in one pass over B: the first id per message in B, against the first
+    # already folded (MessageFirst, kept equal to min id over F by the fold).
+    state = table("reports.MessageFirst")
+    # Scalar look-ups, not a join: B is small (a batch, a live tail) and a join plans a scan of all.
+    folded = (
+        "NULL::bigint AS f_open, NULL::bigint AS f_click FROM b"
+        if w.mode in ("raw", "rebuild")
+        else f"(SELECT mf.first_open_id FROM {state} mf WHERE mf.message_id = b.message_id) AS f_open, "
+        f"(SELECT mf.first_click_id FROM {state} mf WHERE mf.message_id = b.message_id) AS f_click FROM b"
+    )
+    firsts = f"""
+        WITH b AS (
+            SELECT e.message_id, min(e.id) AS open_id, min(e.id) FILTER (WHERE e.kind = 'clicked') AS click_id
               FROM {events} e JOIN {messages} m ON m.id = e.message_id
-             WHERE {w.b("event", "e.id", p)} AND e.kind = ANY({kinds}) AND {_campaign_filter("m", p, campaign)}
+             WHERE {w.b("event", "e.id", p)} AND e.kind = ANY(%(open_kinds)s) AND {_campaign_filter("m", p, campaign)}
              GROUP BY e.message_id
-        """
-        moves = """
-            SELECT x.id, x.sign FROM (
-                SELECT b_id AS id, 1 AS sign FROM firsts WHERE f_id IS NULL OR b_id < f_id
-                UNION ALL
-                SELECT f_id, -1 FROM firsts WHERE f_id IS NOT NULL AND b_id < f_id
-            ) x
-        """
-        parts.append(
-            f"SELECT * FROM (WITH firsts AS ({firsts}), moves AS ({moves}) "
-            + _select(MESSAGE_DIMS, hour_sql("e.at"), local_hour_sql("e.at"), {metric: "mv.sign"})
-            + f" FROM moves mv JOIN {events} e ON e.id = mv.id {base}) u_{metric}"
         )
+        SELECT b.open_id, b.click_id, {folded}
+    """
+    moves = """
+        SELECT open_id AS id, 'o' AS metric, 1 AS sign FROM firsts WHERE f_open IS NULL OR open_id < f_open
+        UNION ALL SELECT f_open, 'o', -1 FROM firsts WHERE f_open IS NOT NULL AND open_id < f_open
+        UNION ALL SELECT click_id, 'c', 1 FROM firsts
+         WHERE click_id IS NOT NULL AND (f_click IS NULL OR click_id < f_click)
+        UNION ALL SELECT f_click, 'c', -1 FROM firsts
+         WHERE click_id IS NOT NULL AND f_click IS NOT NULL AND click_id < f_click
+    """
+    unique = {
+        "opens_unique": "(mv.metric = 'o')::int * mv.sign",
+        "clicks_unique": "(mv.metric = 'c')::int * mv.sign",
+    }
+    uniques = (
+        f"SELECT * FROM (WITH firsts AS ({firsts}), moves AS ({moves}) "
+        + _select(MESSAGE_DIMS, hour_sql("e.at"), local_hour_sql("e.at"), unique)
+        + f" FROM moves mv JOIN {events} e ON e.id = mv.id {base}) u"
+    )
+    parts = [totals, uniques]
     return " UNION ALL ".join(parts)
 
 
