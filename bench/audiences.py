@@ -326,6 +326,16 @@ def main() -> None:
             f"  {audience.slug:<20} {len(result.entered):>9,} entered in {time.perf_counter() - started:.3f}s"
         )
 
+    if not args.no_refresh:
+        print("\nsteady-state full refresh (rule run again, nothing changed, diff only):")
+    for audience in [] if args.no_refresh else audiences:
+        started = time.perf_counter()
+        result = audience_refresh(audience_id=audience.pk, now=now)
+        print(
+            f"  {audience.slug:<20} {len(result.entered) + len(result.exited):>9,} changes in "
+            f"{time.perf_counter() - started:.3f}s"
+        )
+
     # Incremental: 1,000 profiles each get a new order and a click, then are re-evaluated against
     # the audiences those events can affect (all six mention one of them or are new to them).
     with connection.cursor() as cursor:
