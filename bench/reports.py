@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bench.db import bench_db_prepare, bench_db_url, bench_env, django_setup
 from bench.machine import machine_describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,35 +37,19 @@ ZONES = ["Asia/Tokyo", "America/Sao_Paulo", "Europe/Berlin", "America/New_York",
 
 
 def _bench_db_url() -> str:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/voyage")
-    return urlunsplit(urlsplit(base)._replace(path=f"/{DB_NAME}"))
+    return bench_db_url(DB_NAME)
 
 
 def _env(url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "REDIS_URL": "",
-        "CELERY_TASK_ALWAYS_EAGER": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    return bench_env(url)
 
 
 def _db_prepare(url: str) -> None:
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [DB_NAME]).fetchone():
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=_env(url), check=True)
+    bench_db_prepare(url, _env(url))
 
 
 def _django(url: str) -> None:
-    os.environ.update(_env(url))
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    django_setup(_env(url))
 
 
 def _sql(statement: str, params: list | dict | None = None) -> None:
