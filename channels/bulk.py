@@ -119,13 +119,14 @@ def records_insert(
         f"FROM jsonb_to_recordset(%s::jsonb) AS v({_spec(columns)}) "
         f"{conflict}RETURNING {', '.join(returning)}"
     )
-    rows = []
-    for record in records:
-        row = {}
-        for f in columns:
-            value = record.get(f.attname, defaults.get(f.attname))
-            row[f.column] = value
-        rows.append(row)
+    # Each row is the defaults overlaid with the record (a C-level dict merge: per-column Python for
+    # thirty columns and a thousand rows was a tenth of a journey batch). Keys that are not columns
+    # are ignored by jsonb_to_recordset.
+    base = {f.column: defaults.get(f.attname) for f in columns}
+    renamed = {f.attname: f.column for f in columns if f.attname != f.column}
+    if renamed:
+        records = [{renamed.get(k, k): v for k, v in record.items()} for record in records]
+    rows = [base | record for record in records]
     with connection.cursor() as cursor:
         cursor.execute(sql, [orjson.dumps(rows, default=_json_default).decode()])
         return cursor.fetchall()

@@ -104,7 +104,8 @@ SENT_STATUSES = (
 class Message(models.Model):
     """One message to one profile on one channel: the outbox row and its current status."""
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_cap_idx (profile first); a second index would only slow the outbox insert.
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="messages", db_index=False)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     template = models.ForeignKey(
         Template, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
@@ -118,7 +119,8 @@ class Message(models.Model):
     campaign_id = models.BigIntegerField(null=True, blank=True)
     stage_key = models.CharField(max_length=100, blank=True, default="")
     variant = models.CharField(max_length=100, blank=True, default="")
-    idempotency_key = models.CharField(max_length=255, unique=True)
+    # Unique through Meta.constraints: a plain unique=True would add a second (LIKE pattern) index.
+    idempotency_key = models.CharField(max_length=255)
     send_at = models.DateTimeField(null=True, blank=True, help_text="Requested send time (UTC).")
     local_time = models.CharField(
         max_length=5, blank=True, default="", help_text="HH:MM in the recipient's time zone, if asked."
@@ -140,6 +142,9 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="message_idempotency_key_unique")
+        ]
         indexes = [
             models.Index(
                 fields=["due_at"],
@@ -149,7 +154,13 @@ class Message(models.Model):
             models.Index(fields=["lease_until"], condition=Q(status="sending"), name="message_lease_idx"),
             models.Index(fields=["profile", "channel", "dispatched_at"], name="message_cap_idx"),
             models.Index(fields=["campaign_kind", "campaign_id", "status"], name="message_campaign_idx"),
-            models.Index(fields=["provider", "provider_message_id"], name="message_provider_id_idx"),
+            # Only sent messages have a provider id: rows enter this index when they are sent, not
+            # when they are enqueued.
+            models.Index(
+                fields=["provider", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_provider_id_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -186,15 +197,24 @@ class MessageAttempt(models.Model):
 class MessageEvent(models.Model):
     """The status timeline of a message: queued, sent, delivered, opened, … with the provider's data."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    # Indexed by message_event_kind_idx (message first).
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=32)
     at = models.DateTimeField()
     data = models.JSONField(default=dict, blank=True)
     # The provider's id for this event (sg_event_id, CallSid+status, …): the same report is kept once.
-    provider_event_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    provider_event_id = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         ordering = ["message", "at", "id"]
+        constraints = [
+            # Partial: our own timeline rows (queued, skipped, …) have no provider id and stay out of it.
+            models.UniqueConstraint(
+                fields=["provider_event_id"],
+                condition=Q(provider_event_id__isnull=False),
+                name="message_event_provider_id_unique",
+            )
+        ]
         indexes = [models.Index(fields=["message", "kind"], name="message_event_kind_idx")]
 
     def __str__(self) -> str:

@@ -104,19 +104,13 @@ def _enqueue(requests: Sequence[EnqueueRequest], *, path: Callable[[int, str], s
         keys.append(request.idempotency_key[:255])
     if not keys:
         return []
-    found: dict[str, Enqueued] = {
-        key: Enqueued(pk, status, created=False)
-        for pk, key, status in Message.objects.filter(AnyOf(F("idempotency_key"), set(keys))).values_list(
-            "pk", "idempotency_key", "status"
-        )
-    }
-    # The first request for each key not stored yet is the one to create.
+    # The first request for each key is the one to create. No look-up first: nearly every key is new,
+    # and the INSERT's ON CONFLICT finds the stored ones anyway (a look-up of a thousand keys cost
+    # as much as the insert once the outbox held a few hundred thousand rows).
     fresh: dict[str, int] = {}
     for index, key in enumerate(keys):
-        if key not in found and key not in fresh:
-            fresh[key] = index
-    if fresh:
-        found.update(_create(requests, fresh, path))
+        fresh.setdefault(key, index)
+    found = _create(requests, fresh, path)
     results = []
     first_seen: set[str] = set()
     for key in keys:
@@ -131,16 +125,19 @@ def _enqueue(requests: Sequence[EnqueueRequest], *, path: Callable[[int, str], s
 def _create(
     requests: Sequence[EnqueueRequest], fresh: dict[str, int], path: Callable[[int, str], str]
 ) -> dict[str, Enqueued]:
-    """Insert the new rows and their first timeline entry; return them by key."""
+    """Insert the new rows and their first timeline entry; return every key's row, new or stored."""
+    # Bad requests are collected, not raised at once: a key stored before returns its row whatever
+    # the repeat says (the idempotency promise), so only a bad request for a new key is an error.
+    invalid: dict[str, str] = {}
     channels = frozenset(Channel.values)  # a class property that builds a new list on every read
-    for index in fresh.values():
+    for key, index in fresh.items():
         request = requests[index]
         if request.channel not in channels:
-            raise EnqueueError(
+            invalid[key] = (
                 f"{path(index, 'channel')}: {request.channel!r} is not one of {', '.join(Channel.values)}"
             )
-        if request.data is not None and not isinstance(request.data, dict):
-            raise EnqueueError(f"{path(index, 'data')}: must be an object")
+        elif request.data is not None and not isinstance(request.data, dict):
+            invalid[key] = f"{path(index, 'data')}: must be an object"
     zones = _profile_zones({requests[i].profile_id for i in fresh.values()})
     templates = {
         slug: (pk, channel)
@@ -154,15 +151,19 @@ def _create(
     due_now: set[str] = set()  # sendable at once: dispatch should wake
     for key, index in fresh.items():
         request = requests[index]
+        if key in invalid:
+            continue
         if request.profile_id not in zones:
-            raise EnqueueError(f"{path(index, 'profile_id')}: no profile {request.profile_id}")
+            invalid[key] = f"{path(index, 'profile_id')}: no profile {request.profile_id}"
+            continue
         profile_id, tz_name = zones[request.profile_id]
         due = request.send_at or now
         if request.local_time:
             try:
                 due = next_local_time(local=parse_hhmm(request.local_time), tz_name=tz_name, after=due)
             except ValueError as exc:
-                raise EnqueueError(f"{path(index, 'local_time')}: {exc}")
+                invalid[key] = f"{path(index, 'local_time')}: {exc}"
+                continue
         template_id, template_channel = templates.get(request.template_slug, (None, ""))
         record: dict[str, Any] = {
             "profile_id": profile_id,
@@ -195,6 +196,13 @@ def _create(
         elif due <= now:
             due_now.add(key)
         records.append(record)
+    if invalid:
+        stored = set(Message.objects.filter(AnyOf(F("idempotency_key"), set(invalid))).values_list(
+            "idempotency_key", flat=True
+        ))  # fmt: skip
+        for key, error in invalid.items():
+            if key not in stored:
+                raise EnqueueError(error)
     inserted = records_insert(
         Message, records, returning=("id", "idempotency_key", "status"), conflict_ignore=("idempotency_key",)
     )
@@ -208,10 +216,10 @@ def _create(
         events.append({"message_id": done.message_id, "kind": kind, "at": now, "data": detail})
         announcements.append((done.message_id, done.status, kind))
     records_insert(MessageEvent, events)
-    lost = set(fresh) - set(created)
-    if lost:
-        # Another transaction enqueued these keys a moment ago (ON CONFLICT left them out).
-        for pk, key, status in Message.objects.filter(idempotency_key__in=lost).values_list(
+    stored = set(fresh) - set(created)
+    if stored:
+        # Keys enqueued before, or by another transaction a moment ago: ON CONFLICT left them out.
+        for pk, key, status in Message.objects.filter(AnyOf(F("idempotency_key"), stored)).values_list(
             "pk", "idempotency_key", "status"
         ):
             created[key] = Enqueued(pk, status, created=False)

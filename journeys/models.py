@@ -73,9 +73,13 @@ class RunStatus(models.TextChoices):
 class Run(models.Model):
     """One profile's pass through a journey, from one entry (event, audience entry, schedule tick)."""
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="runs")
+    # journey and profile are indexed by the constraints and indexes below (they lead them); their own
+    # FK indexes would be two more entries to write on every run update that is not HOT.
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="runs", db_index=False)
     version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="runs")
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="journey_runs")
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="journey_runs", db_index=False
+    )
     # What enrolled it ("event:123", "audience:vip:2026-…", "schedule:2026-…", "manual:…"): the same
     # trigger never enrolls twice.
     entry_key = models.CharField(max_length=200)
@@ -125,7 +129,7 @@ class RunStep(models.Model):
     """One stage visit (or the end of a run), with why it happened. seq is unique per run, so a run can
     never be advanced twice from the same visit: the second insert fails."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)  # see Meta
     seq = models.PositiveIntegerField()
     stage_key = models.CharField(max_length=100)
     from_stage = models.CharField(max_length=100, blank=True, default="")

@@ -59,6 +59,21 @@ class AdvanceResult:
         self.journeys |= other.journeys
 
 
+def _commit_without_waiting_for_disk() -> None:
+    """Let this transaction's COMMIT return before its WAL reaches disk (PostgreSQL only).
+
+    Safe for the engine's own transactions, and it saves a disk flush per claim and per batch: a
+    server crash can only lose the last fraction of a second of batches, and a lost batch is lost
+    whole (runs, steps, outbox rows and profile edits are one transaction), so its runs are simply
+    due again and redo the same visits under the same idempotency keys. Nothing a batch wrote can
+    have reached the outside world first: dispatch claims an outbox row with a synchronous commit,
+    and a synchronous commit flushes all WAL before it, this batch included.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def lease_seconds() -> int:
     return getattr(settings, "JOURNEYS_LEASE_SECONDS", 120)
 
@@ -74,6 +89,7 @@ def runs_claim(*, now: datetime, limit: int, owner: str, journey_id: int | None 
     # of=self: the joined journey row must not be locked, or concurrent claims would skip each other.
     due = qs.order_by("due_at").select_for_update(skip_locked=True, of=("self",)).values("id")[:limit]
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         if connection.vendor == "postgresql":
             # One statement: lock, lease and return the batch (no id list sent back and forth). The
             # locking scan is a materialized CTE, so it runs exactly once whatever the plan.
@@ -123,6 +139,7 @@ _ROW_COLUMNS = [f for f in RunRow.__dataclass_fields__ if f != "journey"]
 def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceResult:
     """Advance the leased runs as of `now`, in one transaction."""
     result = AdvanceResult(batches=1)
+    _commit_without_waiting_for_disk()
     runs = [
         RunRow(*row)
         for row in Run.objects.select_for_update(skip_locked=True, of=("self",))
