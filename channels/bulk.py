@@ -158,9 +158,16 @@ def _records_update_rowwise(model, records, columns, keep_when_null, where, para
     return updated
 
 
+# conflict_ignore=ANY_UNIQUE: a row that would violate any unique constraint is left out (for tables
+# with more than one, where ON CONFLICT can name only one).
+ANY_UNIQUE: tuple[str, ...] = ("*",)
+
+
 def _conflict_clause(columns: Sequence[str]) -> str:
     if not columns:
         return ""
+    if tuple(columns) == ANY_UNIQUE:
+        return "ON CONFLICT DO NOTHING "
     quoted = ", ".join(f'"{c}"' for c in columns)
     return f"ON CONFLICT ({quoted}) DO NOTHING "
 
