@@ -18,18 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
+from bench.db import bench_db_prepare, bench_db_url, bench_env, django_setup
 from bench.machine import machine_describe
 
-ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 1_000_000
 
 AUDIENCES: list[tuple[str, str, dict, str]] = [
@@ -107,21 +102,6 @@ AUDIENCES: list[tuple[str, str, dict, str]] = [
 
 
 # --- database and data ----------------------------------------------------------------------------
-
-
-def bench_database(base_url: str, name: str) -> str:
-    parts = urlsplit(base_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
-    return url
 
 
 def dataset_ready(cursor, profiles: int, events: int) -> bool:
@@ -247,14 +227,11 @@ def main() -> None:
     parser.add_argument("--no-refresh", action="store_true", help="skip the first full refresh timings")
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/voyage")
-    if not base.startswith("postgres"):
+    if not os.environ.get("DATABASE_URL", "postgres").startswith("postgres"):
         sys.exit("DATABASE_URL must point at PostgreSQL")
-    url = bench_database(base, args.database)
-    os.environ.update({"DATABASE_URL": url, "REDIS_URL": "", "DJANGO_SETTINGS_MODULE": "config.settings"})
-    import django
-
-    django.setup()
+    url = bench_db_url(args.database)
+    bench_db_prepare(url, bench_env(url))
+    django_setup(bench_env(url))
     from django.db import connection, transaction
     from django.utils import timezone
 

@@ -31,11 +31,13 @@ def bench_env(url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def bench_db_prepare(url: str, env: dict[str, str]) -> None:
-    """Create the database when missing and migrate it."""
+def bench_db_prepare(url: str, env: dict[str, str], *, fresh: bool = False) -> None:
+    """Create the database when missing (`fresh`: drop it first) and migrate it."""
     name = urlsplit(url).path.lstrip("/")
     admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)

@@ -31,10 +31,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
+from bench.db import bench_db_prepare, bench_db_url
 from bench.machine import machine_describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,21 +42,6 @@ HTML = (
     '<p><a href="https://shop.example.com/spring?utm_source=email">Shop now</a></p>'
     "<p>Your code: {{ data.code }}</p></body></html>"
 )
-
-
-def _bench_db_url() -> str:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/voyage")
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path="/voyage_bench_dispatch"))
-
-
-def _db_prepare(url: str) -> None:
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname='voyage_bench_dispatch'").fetchone():
-            conn.execute("CREATE DATABASE voyage_bench_dispatch")
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
 def _fake_main(delay: float, queue: mp.Queue) -> None:
@@ -255,7 +238,7 @@ def main() -> None:
     args = parser.parse_args()
     n = 100_000 if args.full else args.messages
 
-    db_url = _bench_db_url()
+    db_url = bench_db_url("voyage_bench_dispatch")
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
     os.environ.update(
         {
@@ -267,7 +250,7 @@ def main() -> None:
         }
     )
     print(f"Preparing {db_url.rsplit('@', 1)[-1]} …", flush=True)
-    _db_prepare(db_url)
+    bench_db_prepare(db_url, dict(os.environ))
 
     import django
 

@@ -30,11 +30,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
 
+from bench.db import bench_db_prepare, bench_db_url
 from bench.machine import machine_describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,17 +202,10 @@ def _server_env(database_url: str) -> dict[str, str]:
     }
 
 
-def _bench_database(base_url: str, name: str) -> str:
-    parts = urlsplit(base_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    env = {**os.environ, **_server_env(url)}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
+def _bench_database(name: str) -> str:
+    """A fresh database (dropped and migrated) with the benchmark's two sources."""
+    url = bench_db_url(name)
+    bench_db_prepare(url, {**os.environ, **_server_env(url)}, fresh=True)
     with psycopg.connect(url) as conn:
         conn.execute(
             "INSERT INTO tracking_source (name, write_key, enabled, created_at) VALUES (%s, %s, true, now()), "
@@ -342,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     if not base_url.startswith("postgres"):
         raise SystemExit("DATABASE_URL must point at PostgreSQL (the database is created next to it)")
     print(f"Setting up {args.database} …", flush=True)
-    database_url = _bench_database(base_url, args.database)
+    database_url = _bench_database(args.database)
     with psycopg.connect(database_url) as conn:
         pg_version = conn.execute("SHOW server_version").fetchone()[0]
         copy_source_id = conn.execute("SELECT id FROM tracking_source WHERE name = 'bench-copy'").fetchone()[
