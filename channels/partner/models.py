@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from channels.partner.secret_field import EncryptedSecretField
+
 
 class Endpoint(models.Model):
     """A partner URL subscribed to event types, with its Standard Webhooks signing secret(s)."""
@@ -15,9 +17,10 @@ class Endpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Event type names this endpoint receives; ["*"] means every event type.
     event_types = models.JSONField(default=list, blank=True)
-    # "whsec_<base64>" secrets. Never shown after the one-time reveal, never logged or serialised.
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    # "whsec_<base64>" secrets. Never shown after the one-time reveal, never logged or serialised;
+    # encrypted at rest (secret_field.py), plain text only in Python.
+    secret = EncryptedSecretField(max_length=255, editable=False)
+    previous_secret = EncryptedSecretField(max_length=255, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Start of the current run of failures (cleared by any success); long runs disable the endpoint.

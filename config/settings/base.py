@@ -3,6 +3,9 @@
 from .env import BASE_DIR, DEFAULT_SECRET_KEY, env
 
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+# Fernet keys (newest first) encrypting partner signing secrets at rest; empty: derived from SECRET_KEY.
+# Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+VOYAGE_SECRET_KEYS = env.list("VOYAGE_SECRET_KEYS", default=[])
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
