@@ -66,3 +66,12 @@ def test_a_secret_written_before_encryption_is_still_read():
     with connection.cursor() as cursor:
         cursor.execute("UPDATE partner_endpoint SET secret = %s WHERE id = %s", [secret, endpoint.pk])
     assert Endpoint.objects.get(pk=endpoint.pk).secret == secret
+
+
+def test_moving_from_the_derived_key_to_configured_keys(settings):
+    settings.VOYAGE_SECRET_KEYS = []
+    endpoint, secret = endpoint_create(url="http://127.0.0.1:9/hook", event_types=["*"])
+    settings.VOYAGE_SECRET_KEYS = [Fernet.generate_key().decode()]
+    call_command("partner_secrets_reencrypt", stdout=io.StringIO())
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40  # the derived key changes with it
+    assert Endpoint.objects.get(pk=endpoint.pk).secret == secret

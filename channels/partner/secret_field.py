@@ -4,8 +4,8 @@ Standard Webhooks signatures are HMACs, so the raw secret must be recoverable: i
 Fernet token (AES-128-CBC + HMAC-SHA256, `cryptography`), never in plain text, so a database dump or a
 replica does not hand out the keys that partners trust. The keys come from settings.VOYAGE_SECRET_KEYS
 (Fernet keys, newest first: new values are encrypted with the first, every one of them decrypts, so
-keys rotate by prepending one and running `manage.py partner_secrets_reencrypt`); with none set, one
-key is derived from SECRET_KEY.
+keys rotate by prepending one and running `manage.py partner_secrets_reencrypt`); a key derived from
+SECRET_KEY encrypts when none is set and always decrypts.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ PREFIX = "fernet:"
 
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    if not keys:
-        derived = hashlib.sha256(b"voyage partner secrets\x00" + secret_key.encode()).digest()
-        keys = (base64.urlsafe_b64encode(derived).decode(),)
+    # The key derived from SECRET_KEY always decrypts (last), so moving to VOYAGE_SECRET_KEYS is: set
+    # it, run partner_secrets_reencrypt. It only encrypts when no key is configured.
+    derived = hashlib.sha256(b"voyage partner secrets\x00" + secret_key.encode()).digest()
+    keys = (*keys, base64.urlsafe_b64encode(derived).decode())
     try:
         return MultiFernet([Fernet(k) for k in keys])
     except ValueError as exc:
