@@ -16,7 +16,8 @@ from channels.bulk import AnyOf, records_insert
 from channels.models import Message, MessageEvent, MessageStatus, Reason, Template
 from channels.signals import message_status_changed
 from channels.timing import next_local_time, parse_hhmm
-from tracking.models import Channel, Profile, ProfileMerge
+from tracking.models import Channel
+from tracking.services.profiles import profiles_resolve
 
 
 class EnqueueError(ValueError):
@@ -138,7 +139,8 @@ def _create(
             )
         elif request.data is not None and not isinstance(request.data, dict):
             invalid[key] = f"{path(index, 'data')}: must be an object"
-    zones = _profile_zones({requests[i].profile_id for i in fresh.values()})
+    # requested id -> (the profile's id now, following merges; its time zone)
+    zones = profiles_resolve({requests[i].profile_id for i in fresh.values()}, "timezone")
     templates = {
         slug: (pk, channel)
         for slug, pk, channel in Template.objects.filter(
@@ -196,13 +198,10 @@ def _create(
         elif due <= now:
             due_now.add(key)
         records.append(record)
-    if invalid:
-        stored = set(Message.objects.filter(AnyOf(F("idempotency_key"), set(invalid))).values_list(
-            "idempotency_key", flat=True
-        ))  # fmt: skip
-        for key, error in invalid.items():
-            if key not in stored:
-                raise EnqueueError(error)
+    stored = _stored(set(invalid)) if invalid else {}
+    for key, error in invalid.items():
+        if key not in stored:
+            raise EnqueueError(error)
     inserted = records_insert(
         Message, records, returning=("id", "idempotency_key", "status"), conflict_ignore=("idempotency_key",)
     )
@@ -216,40 +215,25 @@ def _create(
         events.append({"message_id": done.message_id, "kind": kind, "at": now, "data": detail})
         announcements.append((done.message_id, done.status, kind))
     records_insert(MessageEvent, events)
-    stored = set(fresh) - set(created)
-    if stored:
+    unseen = set(fresh) - set(created) - set(stored)
+    if unseen:
         # Keys enqueued before, or by another transaction a moment ago: ON CONFLICT left them out.
-        for pk, key, status in Message.objects.filter(AnyOf(F("idempotency_key"), stored)).values_list(
-            "pk", "idempotency_key", "status"
-        ):
-            created[key] = Enqueued(pk, status, created=False)
+        stored.update(_stored(unseen))
+    created.update(stored)
     statuses_announce(announcements)
     if wake:
         dispatch_wake()
     return created
 
 
-def _profile_zones(profile_ids: set[int]) -> dict[int, tuple[int, str]]:
-    """Requested profile id -> (the profile's id now, its time zone), following merges as
-    profile_resolve does; ids with no profile are left out."""
-    found = {
-        pk: (pk, tz)
-        for pk, tz in Profile.objects.filter(AnyOf(F("pk"), profile_ids)).values_list("pk", "timezone")
+def _stored(keys: set[str]) -> dict[str, Enqueued]:
+    """The outbox rows these idempotency keys already have, by key."""
+    return {
+        key: Enqueued(pk, status, created=False)
+        for pk, key, status in Message.objects.filter(AnyOf(F("idempotency_key"), keys)).values_list(
+            "pk", "idempotency_key", "status"
+        )
     }
-    missing = profile_ids - set(found)
-    if missing:
-        survivor_of: dict[int, int] = {}
-        for merged_id, survivor_id in (
-            ProfileMerge.objects.filter(merged_profile_id__in=missing)
-            .order_by("merged_profile_id", "-id")
-            .values_list("merged_profile_id", "survivor_id")
-        ):
-            survivor_of.setdefault(merged_id, survivor_id)
-        zones = dict(Profile.objects.filter(pk__in=set(survivor_of.values())).values_list("pk", "timezone"))
-        for merged_id, survivor_id in survivor_of.items():
-            if survivor_id in zones:
-                found[merged_id] = (survivor_id, zones[survivor_id])
-    return found
 
 
 def statuses_announce(changes: Iterable[tuple[int, str, str]]) -> None:

@@ -123,7 +123,6 @@ def _enroll_chunk(
             "version_id": journey.live_version_id,
             "profile_id": c.profile_id,
             "entry_key": c.entry_key[:200],
-            "status": RunStatus.ACTIVE.value,
             "entered_at": c.at,
             "due_at": c.at,
             "holdout": is_holdout(journey_id=journey.pk, profile_id=c.profile_id, percent=holdout_percent),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,12 +122,33 @@ def profile_erase(*, profile: Profile) -> None:
 
 def profile_resolve(*, profile_id: int) -> Profile | None:
     """A profile by id, following merges, so ids handed out before a merge keep working."""
-    profile = Profile.objects.filter(pk=profile_id).first()
-    if profile is None:
-        merge = ProfileMerge.objects.filter(merged_profile_id=profile_id).order_by("-id").first()
-        if merge is not None:
-            return Profile.objects.filter(pk=merge.survivor_id).first()
-    return profile
+    resolved = profiles_resolve({profile_id}).get(profile_id)
+    return Profile.objects.filter(pk=resolved[0]).first() if resolved else None
+
+
+def profiles_resolve(profile_ids: Iterable[int], *fields: str) -> dict[int, tuple[Any, ...]]:
+    """Requested profile id -> (the id of the profile it is now, *fields of that profile), following
+    merges (the newest merge of a merged id) in three queries at most, whatever the number of ids;
+    ids with no profile are left out."""
+    ids = set(profile_ids)
+    found = {row[0]: row for row in Profile.objects.filter(pk__in=ids).values_list("pk", *fields)}
+    missing = ids - set(found)
+    if missing:
+        survivor_of: dict[int, int] = {}
+        for merged_id, survivor_id in (
+            ProfileMerge.objects.filter(merged_profile_id__in=missing)
+            .order_by("merged_profile_id", "-id")
+            .values_list("merged_profile_id", "survivor_id")
+        ):
+            survivor_of.setdefault(merged_id, survivor_id)
+        survivors = {
+            row[0]: row
+            for row in Profile.objects.filter(pk__in=set(survivor_of.values())).values_list("pk", *fields)
+        }
+        for merged_id, survivor_id in survivor_of.items():
+            if survivor_id in survivors:
+                found[merged_id] = survivors[survivor_id]
+    return found
 
 
 @transaction.atomic
