@@ -1,0 +1,1 @@
+"""Acquisition, money, LTV and CLV models (issue: Growth analytics I)."""
