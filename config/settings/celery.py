@@ -1,4 +1,4 @@
-"""Celery: a Redis broker when REDIS_URL is set, otherwise tasks run in-process (demo)."""
+"""Celery: a Redis broker when REDIS_URL is set (production, make demo), otherwise tasks run in-process."""
 
 from .base import REDIS_URL
 from .env import env
@@ -6,7 +6,7 @@ from .env import env
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-# Without a broker the demo runs every task in-process, right after the transaction commits.
+# Without a broker (a one-off manage.py command) every task runs in-process, right after the commit.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Durable state lives in PostgreSQL; a message is acknowledged only after its task ran, so a

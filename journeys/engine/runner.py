@@ -69,9 +69,8 @@ def _commit_without_waiting_for_disk() -> None:
     have reached the outside world first: dispatch claims an outbox row with a synchronous commit,
     and a synchronous commit flushes all WAL before it, this batch included.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def lease_seconds() -> int:
@@ -242,13 +241,8 @@ _STEP_COLUMNS = ("run_id", "seq", "stage_key", "from_stage", "reason", "at", "de
 
 
 def _steps_write(steps: list[tuple]) -> None:
-    """COPY on PostgreSQL (the step rows are most of a batch's writes); bulk_create elsewhere."""
+    """COPY: the step rows are most of a batch's writes."""
     if not steps:
-        return
-    if connection.vendor != "postgresql":
-        RunStep.objects.bulk_create(
-            [RunStep(**dict(zip(_STEP_COLUMNS, row, strict=True))) for row in steps], batch_size=2000
-        )
         return
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper

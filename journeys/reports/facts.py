@@ -22,7 +22,6 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 
 from journeys.reports.models import METRICS
 
@@ -44,7 +43,6 @@ class Window:
     gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     batch: dict[str, list[int]] = field(default_factory=dict)  # fold only: ids of B
     pending_profiles: list[int] | None = None  # fold/live: conversions of these profiles only
-    _batch_sets: dict[str, set[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def b(self, source: str, col: str, p: dict) -> str:
         """SQL predicate: the row is in B (read now)."""
@@ -73,68 +71,14 @@ class Window:
             return "FALSE"
         return "(" + " OR ".join(f"{col} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in gaps) + ")"
 
-    # The same predicates for the Python path (pyfacts): a coarse ORM filter, then the exact test.
-    def b_q(self, source: str) -> Q:
-        """Rows that may be in B (pyfacts keeps those for which b_has is true)."""
-        if self.mode == "raw":
-            return Q()
-        if self.mode == "fold":
-            ids = self.batch.get(source, [])
-            return Q(pk__gte=min(ids), pk__lte=max(ids)) if ids else Q(pk__in=[])
-        cur = self.cursors.get(source, 0)
-        if self.mode == "live":
-            q = Q(pk__gt=cur)
-            for lo, hi in self.gaps.get(source, []):
-                q |= Q(pk__range=(lo, hi))
-            return q
-        return Q(pk__lte=cur)  # rebuild
 
-    def b_has(self, source: str, row_id: int) -> bool:
-        if self.mode == "raw":
-            return True
-        if self.mode == "fold":
-            if source not in self._batch_sets:
-                self._batch_sets[source] = set(self.batch.get(source, []))
-            return row_id in self._batch_sets[source]
-        in_gap = self._in_gap(source, row_id)
-        if self.mode == "live":
-            return row_id > self.cursors.get(source, 0) or in_gap
-        return row_id <= self.cursors.get(source, 0) and not in_gap  # rebuild
-
-    def f_has(self, source: str, row_id: int) -> bool:
-        if self.mode in ("raw", "rebuild"):
-            return False
-        return row_id <= self.cursors.get(source, 0) and not self._in_gap(source, row_id)
-
-    def _in_gap(self, source: str, row_id: int) -> bool:
-        return any(lo <= row_id <= hi for lo, hi in self.gaps.get(source, []))
-
-
-def engine() -> str:
-    """How figures are computed: "sql" (PostgreSQL: the set-based statements below, the fast path)
-    or "python" (pyfacts: the same definitions over ORM rows, for SQLite, i.e. the demo).
-    settings.REPORTS_ENGINE forces one (tests run the Python path on PostgreSQL to compare)."""
-    forced = getattr(settings, "REPORTS_ENGINE", "")
-    if forced:
-        return forced
-    return "sql" if connection.vendor == "postgresql" else "python"
-
-
-@lru_cache(maxsize=2)
-def _zones_of(vendor: str) -> tuple[str, ...]:
-    if vendor != "postgresql":
-        import zoneinfo
-
-        return tuple(sorted(zoneinfo.available_timezones()))
+@lru_cache(maxsize=1)
+def known_zones() -> tuple[str, ...]:
+    """Zone names a profile may use (PostgreSQL's list, so SQL and Python agree); others read as
+    the workspace zone."""
     with connection.cursor() as cur:
         cur.execute("SELECT name FROM pg_timezone_names")
         return tuple(sorted(r[0] for r in cur.fetchall()))
-
-
-def known_zones() -> tuple[str, ...]:
-    """Zone names a profile may use; others read as the workspace zone. The database's list on
-    PostgreSQL (both paths use it there, so they agree), Python's tz database elsewhere."""
-    return _zones_of(connection.vendor)
 
 
 def _zone(profile_alias: str) -> str:
