@@ -7,8 +7,11 @@ from django.db import migrations
 
 
 def backfill(apps, schema_editor):
+    message = apps.get_model("channels", "Message")
+    if not message.objects.exists():
+        return  # a new database: nothing was sent before
     quote = schema_editor.connection.ops.quote_name
-    messages = quote(apps.get_model("channels", "Message")._meta.db_table)
+    messages = quote(message._meta.db_table)
     recipients = quote(apps.get_model("journeys", "BroadcastRecipient")._meta.db_table)
     schema_editor.execute(
         f"UPDATE {messages} SET run_id = substring(idempotency_key from '^journey-run:([0-9]+):')::bigint "
