@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("channels", "0003_fewer_write_indexes")]
+    dependencies = [("channels", "0004_suppression_address_key")]
 
     operations = [
         migrations.AddField(
