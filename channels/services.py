@@ -40,6 +40,9 @@ class EnqueueRequest:
     variant: str = ""
     send_at: datetime | None = None
     local_time: str | None = None
+    # What the message is sent for (Message.run_id / broadcast_recipient_id): ids the caller owns.
+    run_id: int | None = None
+    broadcast_recipient_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ def message_enqueue(
     idempotency_key: str,
     send_at: datetime | None = None,
     local_time: str | None = None,
+    run_id: int | None = None,
+    broadcast_recipient_id: int | None = None,
 ) -> Message:
     """One message: messages_enqueue_many with one request, returning the stored row."""
     request = EnqueueRequest(
@@ -80,6 +85,8 @@ def message_enqueue(
         variant=variant,
         send_at=send_at,
         local_time=local_time,
+        run_id=run_id,
+        broadcast_recipient_id=broadcast_recipient_id,
     )
     (done,) = _enqueue([request], path=lambda index, name: name)
     return Message.objects.get(pk=done.message_id)
@@ -177,6 +184,8 @@ def _create(
             "campaign_id": request.campaign_id,
             "stage_key": request.stage_key,
             "variant": request.variant,
+            "run_id": request.run_id,
+            "broadcast_recipient_id": request.broadcast_recipient_id,
             "idempotency_key": key,
             "send_at": request.send_at,
             "local_time": request.local_time or "",

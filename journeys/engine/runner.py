@@ -27,9 +27,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from channels.bulk import AnyOf, records_update
-from journeys.conds import event_matches
 from journeys.engine.actions import ActionBatch
-from journeys.engine.core import RunState, run_plan, watched_event_names
+from journeys.engine.core import RunState, goal_conversion, goal_event_names, run_plan, watched_event_names
 from journeys.engine.facts import BatchFacts, audience_slugs
 from journeys.models import Journey, JourneyStatus, Run, RunStatus, RunStep
 from journeys.versions_cache import definition_of
@@ -157,9 +156,7 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
     names: set[str] = set()
     slugs: set[str] = set()
     for d in definitions.values():
-        names |= watched_event_names(d)
-        if d.get("goal"):
-            names.add(d["goal"]["event"])
+        names |= watched_event_names(d) | goal_event_names(d)
         slugs |= audience_slugs(d)
     facts = BatchFacts(
         profile_ids={r.profile_id for r in runs},
@@ -221,14 +218,12 @@ def _goal_check(
     run: RunRow, definition: dict, facts: BatchFacts, now: datetime, actions: ActionBatch
 ) -> None:
     """Conversions the engine sees while catching up (live ones are recorded as events arrive)."""
-    goal = definition.get("goal")
-    if not goal or run.converted_at is not None or run.goal_deadline is None:
+    if run.converted_at is not None or run.goal_deadline is None:
         return
-    for ev in facts.events(run.profile_id, {goal["event"]}, run.entered_at, min(run.goal_deadline, now)):
-        if event_matches(name=ev.name, properties=ev.properties, match=goal, now=ev.timestamp):
-            run.converted_at, run.conversion_event_id = ev.timestamp, ev.id
-            actions.announce_conversion(run=run, event_name=ev.name, at=ev.timestamp)
-            return
+    ev = goal_conversion(definition, facts, profile_id=run.profile_id, entered_at=run.entered_at, now=now)
+    if ev is not None:
+        run.converted_at, run.conversion_event_id = ev.timestamp, ev.id
+        actions.announce_conversion(run=run, event_name=ev.name, at=ev.timestamp)
 
 
 def _copy_state(run: RunRow, state: RunState) -> None:
