@@ -86,6 +86,7 @@ class Reason(models.TextChoices):
     PROVIDER_REJECTED = "provider_rejected", "Rejected by the provider"
     RETRIES_EXHAUSTED = "retries_exhausted", "Retries exhausted"
     IN_DOUBT = "in_doubt", "Worker died during the provider call; not resent"
+    ADAPTER_ERROR = "adapter_error", "Error in Voyage's provider adapter"
     PROFILE_ERASED = "profile_erased", "Profile erased"
 
 

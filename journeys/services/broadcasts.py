@@ -209,7 +209,7 @@ def _recipients_add(
 ) -> dict[int, int]:
     """Record who gets which variant (once per occurrence: a repeated tick keeps the first row) and
     return profile id -> recipient row id, which each message carries for reports to join on."""
-    from channels.bulk import ANY_UNIQUE, records_insert
+    from core.bulk import ANY_UNIQUE, records_insert
 
     rows = [
         {"broadcast_id": b.pk, "occurrence": b.occurrence, "profile_id": pid, "variant": v.key, "phase": phase,
