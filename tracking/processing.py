@@ -14,7 +14,6 @@ nothing committed meanwhile waits for the next periodic sweep.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from contextlib import suppress
@@ -28,6 +27,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.bulk import json_text
 from tracking import signals
 from tracking.identity_keys import Key, event_keys
 from tracking.locality import (
@@ -404,7 +404,7 @@ def _identities_add(identities: list[Identity], now: datetime) -> None:
 def _execute_json(sql: str, rows: list[dict[str, Any]], *, before: list[Any] | None = None) -> None:
     """Run `sql` with the rows as one JSON document: no per-value quoting on the client side."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(before or []), _json_text(rows)])
+        cursor.execute(sql, [*(before or []), json_text(rows)])
 
 
 def _events_assign(assignments: list[tuple[int, int | None]], now: Any) -> None:
@@ -511,13 +511,6 @@ def _profiles_save(rows: list[Profile], now: Any) -> None:
         rows_json,
         before=[now],
     )
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits: the standard library takes it
-        return json.dumps(value)
 
 
 def _int_array(values: Any) -> str:

@@ -279,13 +279,9 @@ def recipients_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
     return (
         _select(dims, hour_sql("r.sent_at"), local_hour_sql("r.sent_at"), {"entered": "1"})
         + f" FROM {recipients} r JOIN {broadcasts} b ON b.id = r.broadcast_id JOIN {profiles} p ON p.id = r.profile_id"
-        + f" LEFT JOIN {messages} m ON m.idempotency_key = {_broadcast_key('r')}"
+        + f" LEFT JOIN {messages} m ON m.broadcast_recipient_id = r.id"
         + f" WHERE {w.b('recipient', 'r.id', p)}{where}"
     )
-
-
-def _broadcast_key(alias: str) -> str:
-    return f"('broadcast:' || {alias}.broadcast_id || ':' || {alias}.occurrence || ':' || {alias}.profile_id)"
 
 
 REVENUE = """(CASE WHEN jsonb_typeof(ev.properties->'revenue') = 'number' THEN (ev.properties->>'revenue')::numeric
@@ -328,15 +324,15 @@ def conversions_candidates_sql(w: Window, p: dict, campaign: tuple[str, int] | N
     journey_runs = f"""
         SELECT 'run'::varchar AS source, r.id AS source_id, 'journey'::varchar AS campaign_kind,
                r.journey_id AS campaign_id, r.profile_id, r.holdout, r.converted_at,
-               round(COALESCE({REVENUE}, 0), 6) AS revenue, r.id AS run_id, NULL::varchar AS message_key
+               round(COALESCE({REVENUE}, 0), 6) AS revenue, r.id AS run_id, NULL::bigint AS message_id
           FROM {runs} r LEFT JOIN {events} ev ON ev.id = r.conversion_event_id
          WHERE {" AND ".join(run_where)}
     """
     broadcast_rcpts = f"""
         SELECT 'recipient'::varchar, r.id, 'broadcast'::varchar, r.broadcast_id, r.profile_id, FALSE,
-               ev.timestamp, round(COALESCE({REVENUE}, 0), 6), NULL::bigint, m.idempotency_key
+               ev.timestamp, round(COALESCE({REVENUE}, 0), 6), NULL::bigint, m.id
           FROM {recipients} r JOIN {broadcasts} b ON b.id = r.broadcast_id
-          JOIN {messages} m ON m.idempotency_key = {_broadcast_key("r")} AND m.sent_at IS NOT NULL
+          JOIN {messages} m ON m.broadcast_recipient_id = r.id AND m.sent_at IS NOT NULL
           JOIN LATERAL (
               SELECT e.timestamp, e.properties FROM {events} e
                WHERE e.profile_id = r.profile_id AND e.name = b.conversion_event
@@ -359,9 +355,7 @@ def conversions_sql(p: dict, conv: str) -> str:
                row_number() OVER (PARTITION BY c.source, c.source_id ORDER BY m.sent_at DESC, m.id DESC) AS last_rank,
                count(*) OVER (PARTITION BY c.source, c.source_id) AS n
           FROM {conv} c JOIN {messages} m
-            ON (c.run_id IS NOT NULL AND m.profile_id = c.profile_id AND m.campaign_kind = 'journey'
-                AND m.campaign_id = c.campaign_id AND m.idempotency_key LIKE 'journey-run:' || c.run_id || ':%%')
-            OR (c.message_key IS NOT NULL AND m.idempotency_key = c.message_key)
+            ON m.run_id = c.run_id OR m.id = c.message_id
          WHERE NOT c.holdout AND m.sent_at IS NOT NULL AND m.sent_at <= c.converted_at
     """
     credited = _select(
