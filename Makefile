@@ -1,13 +1,19 @@
-# Two commands do everything on a fresh machine with Python 3.11:
-#   make demo   — virtualenv, install, migrate, load the demo store, serve on 127.0.0.1:8000
+# Two commands do everything on a fresh machine with Python 3.11 (no database or broker needed):
+#   make demo   — virtualenv, install, then manage.py demo_run: the embedded PostgreSQL and a Redis it
+#                 starts itself, migrate, the demo store, web server + Celery worker + beat on
+#                 127.0.0.1:8000; Ctrl-C stops all of it
 #   make test   — install test dependencies, lint, run the whole suite against PostgreSQL and Redis
+#                 (TEST_DATABASE_URL / TEST_REDIS_URL, else the local servers on 5432 / 6379, else
+#                 the embedded PostgreSQL and the pip-installed redis-server)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 HOST ?= 127.0.0.1:8000
-TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/voyage
-TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+TEST_DATABASE_URL ?=
+TEST_REDIS_URL ?=
 PYTEST_ARGS ?=
+# When `make demo` was typed, so the demo can say how long it took to serve.
+DEMO_STARTED := $(shell date +%s.%N)
 # Cached bytecode saves every worker and command process from recompiling thousands of modules.
 unexport PYTHONDONTWRITEBYTECODE
 
@@ -30,10 +36,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
-	@echo "Serving Voyage on http://$(HOST)/admin/  (API docs: http://$(HOST)/api/docs/)"
-	$(BIN)/python manage.py runserver $(HOST)
+	VOYAGE_DEMO_STARTED=$(DEMO_STARTED) $(BIN)/python manage.py demo_run --host $(HOST)
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -43,8 +46,11 @@ format: install-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The test database and Redis come only from TEST_DATABASE_URL / TEST_REDIS_URL (or the fallbacks
+# in config/settings/services.py), never from a DATABASE_URL / REDIS_URL exported for development.
 test: install-test lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL $(if $(TEST_DATABASE_URL),DATABASE_URL=$(TEST_DATABASE_URL)) \
+	  $(if $(TEST_REDIS_URL),REDIS_URL=$(TEST_REDIS_URL)) $(BIN)/pytest $(PYTEST_ARGS)
 
 worker: install
 	$(BIN)/celery -A config worker -l info
@@ -56,7 +62,7 @@ beat: install
 # see docs/benchmarks/ingest.md. Full size: make bench-ingest BENCH_INGEST_ARGS="--events 200000".
 BENCH_INGEST_ARGS ?=
 bench-ingest: install
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m bench.ingest $(BENCH_INGEST_ARGS)
+	$(if $(TEST_DATABASE_URL),DATABASE_URL=$(TEST_DATABASE_URL)) $(BIN)/python -m bench.ingest $(BENCH_INGEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -25,6 +25,7 @@ from core.embedded_redis import EmbeddedRedisError, answers, embedded_redis_star
 
 LOCAL_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/voyage"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/1"
+embedded = False  # whether this process started (or joined) the embedded PostgreSQL
 
 
 def _testing() -> bool:
@@ -36,7 +37,11 @@ def database_url() -> str:
     if not url and os.environ.get("DJANGO_SETTINGS_MODULE") == "config.settings.production":
         raise ImproperlyConfigured("Set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DB in production.")
     if not url:
-        url = LOCAL_DATABASE_URL if _testing() and answers("127.0.0.1", 5432) else embedded_postgres_url()
+        global embedded
+        if _testing() and answers("127.0.0.1", 5432):
+            url = LOCAL_DATABASE_URL
+        else:
+            url, embedded = embedded_postgres_url(), True
         # Processes started from this one (tests' Celery workers) use the same database.
         os.environ["DATABASE_URL"] = url
     return url

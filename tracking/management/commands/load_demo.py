@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracking.demo.loader import DemoResult, demo_load, demo_reset
@@ -55,7 +56,7 @@ class Command(BaseCommand):
             )
         if result.seconds:
             self.stdout.write("Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
-        self.stdout.write(self.style.SUCCESS("\nLog in at http://127.0.0.1:8000/admin/"))
+        self.stdout.write(self.style.SUCCESS(f"\nLog in at {settings.PUBLIC_BASE_URL}/admin/"))
         if result.password:
             for username in result.users:
                 self.stdout.write(f"  {username:<10} password: {result.password}")
@@ -65,4 +66,4 @@ class Command(BaseCommand):
                 f"  users: {', '.join(result.users)} already existed; their passwords were not changed "
                 "(python manage.py changepassword USER)"
             )
-        self.stdout.write("API docs: http://127.0.0.1:8000/api/docs/")
+        self.stdout.write(f"API docs: {settings.PUBLIC_BASE_URL}/api/docs/")
