@@ -36,6 +36,14 @@ class FakeTwilio:
         self.opted_out: set[str] = set()
         self.lock = threading.Lock()
         self.url = ""
+        # hold_at(k): the k-th accepted message is recorded, then its answer is held back until
+        # `release` is set — a request in flight, for killing the sender at a known point.
+        self.hold_at_count: int | None = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def hold_at(self, k: int) -> None:
+        self.hold_at_count = k
 
     def fail_next(self, status: int, *, times: int = 1, retry_after: float | None = None) -> None:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
@@ -54,6 +62,7 @@ class FakeTwilio:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.release.set()
         self.server.shutdown()
 
     def app(self, environ: dict, start_response: Any) -> Any:
@@ -87,6 +96,10 @@ class FakeTwilio:
             sid = "SM" + secrets.token_hex(16)
             if injected is None:
                 self.messages.append({**form.to_dict(), "sid": sid})
+            hold = injected is None and len(self.messages) == self.hold_at_count
+        if hold:
+            self.holding.set()
+            self.release.wait(timeout=120)
         if injected is not None:
             if injected.status is None:
                 time.sleep(injected.seconds)
