@@ -39,8 +39,13 @@ class FakeTwilio:
         # hold_at(k): the k-th accepted message is recorded, then its answer is held back until
         # `release` is set — a request in flight, for killing the sender at a known point.
         self.hold_at_count: int | None = None
+        self.garbage = 0
         self.holding = threading.Event()
         self.release = threading.Event()
+
+    def garbage_next(self, *, times: int = 1) -> None:
+        """Answer 201 with a body that is not JSON (a broken proxy): the SDK cannot parse it."""
+        self.garbage += times
 
     def hold_at(self, k: int) -> None:
         self.hold_at_count = k
@@ -100,6 +105,10 @@ class FakeTwilio:
         if hold:
             self.holding.set()
             self.release.wait(timeout=120)
+        with self.lock:
+            garbage, self.garbage = self.garbage > 0, max(0, self.garbage - 1)
+        if garbage and injected is None:
+            return Response(b"<html>502 upstream</html>", status=201, content_type="application/json")
         if injected is not None:
             if injected.status is None:
                 time.sleep(injected.seconds)
