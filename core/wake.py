@@ -26,13 +26,14 @@ logger = logging.getLogger(__name__)
 class _Task(Protocol):
     name: str
 
-    def delay(self, *args: Any, **kwargs: Any) -> Any: ...
+    def apply_async(self, args: tuple[Any, ...] | None = None, **options: Any) -> Any: ...
 
 
 def task_wake(*, task: _Task, args: tuple[Any, ...] = ()) -> bool:
-    """Enqueue `task` now; on a broker error log it and return False (the beat sweep covers it)."""
+    """Enqueue `task` now; on a broker error log it and return False (the beat sweep covers it).
+    No publish retries: a caller's answer must not wait on a broker that is down."""
     try:
-        task.delay(*args)
+        task.apply_async(args=args, retry=False)
     except Exception:
         logger.warning(
             "core: could not wake %s after commit; the periodic sweep will pick the work up",

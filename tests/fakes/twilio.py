@@ -36,6 +36,19 @@ class FakeTwilio:
         self.opted_out: set[str] = set()
         self.lock = threading.Lock()
         self.url = ""
+        # hold_at(k): the k-th accepted message is recorded, then its answer is held back until
+        # `release` is set — a request in flight, for killing the sender at a known point.
+        self.hold_at_count: int | None = None
+        self.garbage = 0
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def garbage_next(self, *, times: int = 1) -> None:
+        """Answer 201 with a body that is not JSON (a broken proxy): the SDK cannot parse it."""
+        self.garbage += times
+
+    def hold_at(self, k: int) -> None:
+        self.hold_at_count = k
 
     def fail_next(self, status: int, *, times: int = 1, retry_after: float | None = None) -> None:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
@@ -54,6 +67,7 @@ class FakeTwilio:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.release.set()
         self.server.shutdown()
 
     def app(self, environ: dict, start_response: Any) -> Any:
@@ -87,6 +101,14 @@ class FakeTwilio:
             sid = "SM" + secrets.token_hex(16)
             if injected is None:
                 self.messages.append({**form.to_dict(), "sid": sid})
+            hold = injected is None and len(self.messages) == self.hold_at_count
+        if hold:
+            self.holding.set()
+            self.release.wait(timeout=120)
+        with self.lock:
+            garbage, self.garbage = self.garbage > 0, max(0, self.garbage - 1)
+        if garbage and injected is None:
+            return Response(b"<html>502 upstream</html>", status=201, content_type="application/json")
         if injected is not None:
             if injected.status is None:
                 time.sleep(injected.seconds)
