@@ -60,10 +60,20 @@ class SavedAnalysis(models.Model):
         ordering = ["kind", "name"]
         verbose_name_plural = "saved analyses"
         constraints = [models.UniqueConstraint(fields=["kind", "name"], name="saved_analysis_unique_name")]
-        permissions = [("view_behaviour", "Can read behaviour analytics (funnels, retention, …)")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.name}"
+
+
+class BehaviourAccess(models.Model):
+    """No table, no rows: the admin index entry that opens the behaviour pages, and their permission."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("view_behaviour", "Can read behaviour analytics (funnels, retention, …)")]
+        verbose_name = "behaviour page"
+        verbose_name_plural = "Behaviour pages (funnels, retention, search, slots, affinity, new products)"
 
 
 class SearchSynonym(models.Model):
@@ -79,4 +89,11 @@ class SearchSynonym(models.Model):
         return f"{self.term} → {self.keyword}"
 
 
-__all__ = ["SpecEvent", "EventNameMapping", "AnalysisKind", "SavedAnalysis", "SearchSynonym"]
+__all__ = [
+    "SpecEvent",
+    "EventNameMapping",
+    "AnalysisKind",
+    "SavedAnalysis",
+    "BehaviourAccess",
+    "SearchSynonym",
+]
