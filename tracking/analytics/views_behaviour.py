@@ -163,6 +163,8 @@ def _page(request: HttpRequest, kind: str) -> HttpResponse:
         "workspace_zone": settings.TIME_ZONE,
         "saved": SavedAnalysis.objects.filter(kind=kind).order_by("name")[:50],
         "can_save": request.user.has_perm("analytics.add_savedanalysis"),
+        # The audience builder is an upper floor's page: linked by URL, offered only to who may add.
+        "can_make_audience": request.user.has_perm("audiences.add_audience"),
         "pages": [(p.kind, p.title) for p in PAGES.values()],
         "charts": _charts(kind, result) if result else {},
         "ops": OPS,

@@ -193,7 +193,7 @@ COLUMNS = [
 def new_products_report(raw: dict[str, Any]) -> dict[str, Any]:
     options = new_products_parse(raw)
     rows = new_products_rows(options=options)
-    top = rows[:12]
+    top = [r for r in rows if r["viewers"]][:12]
     return {
         "date_from": options.range.date_from.isoformat(),
         "date_to": options.range.date_to.isoformat(),

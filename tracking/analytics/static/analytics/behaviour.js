@@ -10,7 +10,7 @@
     return new Chart(canvas, {
       type: "bar",
       data: { labels: labels, datasets: sets },
-      options: { indexAxis: horizontal ? "y" : "x", animation: false, responsive: true,
+      options: { indexAxis: horizontal ? "y" : "x", animation: false, responsive: true, maintainAspectRatio: false,
                  plugins: { legend: { display: sets.length > 1 } }, scales: { x: { beginAtZero: true }, y: { beginAtZero: true } } }
     });
   }
@@ -18,7 +18,7 @@
     return new Chart(canvas, {
       type: "line",
       data: { labels: labels, datasets: sets },
-      options: { animation: false, responsive: true, interaction: { mode: "index", intersect: false },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
                  scales: { y: { beginAtZero: true, max: percent ? 1 : undefined,
                                 ticks: percent ? { callback: function (v) { return Math.round(v * 100) + "%"; } } : {} } } }
     });
