@@ -146,6 +146,17 @@ class AudienceAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        # Pages below (e.g. a funnel's "make an audience of those who dropped here") link to
+        # add/?rule=<JSON>: parse it, or the JSON field would show it as one quoted string.
+        initial = super().get_changeform_initial_data(request)
+        if isinstance(initial.get("rule"), str):
+            try:
+                initial["rule"] = json.loads(initial["rule"])
+            except ValueError:
+                initial.pop("rule")
+        return initial
+
     def save_model(self, request: HttpRequest, obj: Audience, form: AudienceForm, change: bool) -> None:
         fields = {f: form.cleaned_data[f] for f in AudienceForm.Meta.fields if f in form.cleaned_data}
         fields["rule"] = fields.get("rule") or {}

@@ -43,10 +43,39 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 # Extra named permissions (app_label.codename) a role holds beyond the model actions.
+BEHAVIOUR_READ = ("analytics.view_behaviour", "analytics.view_savedanalysis")
+# Those who read behaviour analytics may save their analyses too (and edit the saved ones).
+BEHAVIOUR_SAVE = (
+    "analytics.add_savedanalysis",
+    "analytics.change_savedanalysis",
+    "analytics.delete_savedanalysis",
+)
 EXTRA: dict[str, tuple[str, ...]] = {
-    "marketer": ("reports.view_reports",),
-    "operator": ("reports.view_reports",),
-    "journey designer": ("reports.view_reports",),
+    "marketer": (
+        "reports.view_reports",
+        *BEHAVIOUR_READ,
+        *BEHAVIOUR_SAVE,
+        # Merchandisers keep the search synonym list the keyword page reads.
+        "analytics.view_searchsynonym",
+        "analytics.add_searchsynonym",
+        "analytics.change_searchsynonym",
+        "analytics.delete_searchsynonym",
+    ),
+    "operator": (
+        "reports.view_reports",
+        *BEHAVIOUR_READ,
+        *BEHAVIOUR_SAVE,
+        # Operators keep the settings the behaviour pages read.
+        "analytics.view_eventnamemapping",
+        "analytics.add_eventnamemapping",
+        "analytics.change_eventnamemapping",
+        "analytics.delete_eventnamemapping",
+        "analytics.view_searchsynonym",
+        "analytics.add_searchsynonym",
+        "analytics.change_searchsynonym",
+        "analytics.delete_searchsynonym",
+    ),
+    "journey designer": ("reports.view_reports", *BEHAVIOUR_READ),
 }
 
 

@@ -134,10 +134,20 @@ def demo_load(
             stdout=stdout,
         )
         result.loaded = True
+    behaviour_settings_ensure()
     for app in UPPER_FLOORS:
         with _timed(result, app):
             _upper_floor_load(app, stdout)
     return result
+
+
+def behaviour_settings_ensure() -> None:
+    """The search synonyms the demo's messy queries need ("coldbrew" → "cold brew"); idempotent."""
+    from tracking.analytics.models import SearchSynonym
+    from tracking.demo.behaviour import SYNONYMS
+
+    for term, keyword in SYNONYMS.items():
+        SearchSynonym.objects.get_or_create(term=term, defaults={"keyword": keyword})
 
 
 def _tracking_load(

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from tracking.demo import behaviour
 from tracking.demo.catalogue import USD_RATES, Product, catalogue
 from tracking.demo.shoppers import Shopper
 
@@ -137,8 +138,11 @@ def _session(
         step({"type": "screen", "name": "Home"}, (0, 2))
     else:
         step({"type": "page", "name": "Home", "properties": {"path": "/", "title": "Voyage Coffee"}}, (0, 2))
+        behaviour.home_promotions(t, at=at, ids=ids, context=context)
     if rng.random() < 0.3:
-        step({"type": "track", "event": "Products Searched", "properties": {"query": rng.choice(SEARCHES)}})
+        search = behaviour.search_properties(t, query=rng.choice(SEARCHES))
+        step({"type": "track", "event": "Products Searched", "properties": search})
+        behaviour.search_click(t, at=at, ids=ids, context=context, search=search, currency=currency)
     products = catalogue()
     viewed: list[Product] = rng.sample(products, rng.choice((1, 1, 2, 3)))
     for position, product in enumerate(viewed, start=1):
@@ -149,6 +153,7 @@ def _session(
                 "properties": {**product.as_properties(currency), "position": position},
             }
         )
+    behaviour.new_products(t, at=at, ids=ids, context=context, currency=currency)
     if rng.random() > 0.4:
         return at
     cart_id = f"cart-{shopper.index}-{len(t.messages)}"
@@ -200,6 +205,7 @@ def _session(
     if coupon:
         properties["coupon"] = coupon
     step({"type": "track", "event": "Order Completed", "properties": properties}, (60, 240))
+    behaviour.refund(t, at=at, ids=ids, context=context, order_id=properties["order_id"])
     return at
 
 

@@ -1,0 +1,3 @@
+"""Analytics admin, one module per side (admin_acquisition, admin_behaviour)."""
+
+from tracking.analytics import admin_behaviour  # noqa: F401

@@ -1,0 +1,189 @@
+"""What every behaviour analysis shares: errors by path, date ranges in a zone, breakdown dimensions,
+event-name mapping and the SQL for a profile's zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+
+from tracking.analytics.behaviour.conditions import condition_errors, conditions_sql
+
+ZONES = ("utc", "workspace", "local")
+BREAKDOWN_KINDS = ("property", "trait", "country", "device")
+MAX_RANGE_DAYS = 366
+# A day in some profile's own zone starts at most 14 h before and ends at most 12 h after the UTC
+# day; scans in local time widen the range by this much and then test each event's local date.
+LOCAL_MARGIN = timedelta(hours=15)
+
+
+class AnalysisInvalid(ValueError):
+    """A definition with errors; `.errors` lists every one as {"path", "message"}."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = [{"path": p, "message": m} for p, m in errors]
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+
+
+@dataclass(frozen=True)
+class DateRange:
+    date_from: date
+    date_to: date  # inclusive
+    tz: str  # utc | workspace | local
+
+    @property
+    def zone_name(self) -> str:
+        return "UTC" if self.tz == "utc" else settings.TIME_ZONE
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """[lo, hi) in UTC; in local mode widened so every profile's own days fit."""
+        zone = ZoneInfo(self.zone_name if self.tz != "local" else "UTC")
+        lo = datetime.combine(self.date_from, datetime.min.time(), tzinfo=zone)
+        hi = datetime.combine(self.date_to + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        if self.tz == "local":
+            return lo - LOCAL_MARGIN, hi + LOCAL_MARGIN
+        return lo, hi
+
+
+def parse_date(value: Any, path: str, errors: list[tuple[str, str]]) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        errors.append((path, f"{value!r} is not a date (YYYY-MM-DD)"))
+        return None
+
+
+def range_parse(
+    raw: dict[str, Any], errors: list[tuple[str, str]], *, prefix: str = "", tz: str = "utc"
+) -> DateRange | None:
+    lo = parse_date(raw.get("date_from"), f"{prefix}date_from", errors)
+    hi = parse_date(raw.get("date_to"), f"{prefix}date_to", errors)
+    if lo is None or hi is None:
+        return None
+    if lo > hi:
+        errors.append((f"{prefix}date_to", "must not be before date_from"))
+        return None
+    if (hi - lo).days >= MAX_RANGE_DAYS:
+        errors.append((f"{prefix}date_to", f"a range may cover at most {MAX_RANGE_DAYS} days"))
+        return None
+    return DateRange(lo, hi, tz)
+
+
+def tz_parse(value: Any, errors: list[tuple[str, str]]) -> str:
+    value = value or "utc"
+    if value not in ZONES:
+        errors.append(("tz", "must be one of: " + ", ".join(ZONES)))
+        return "utc"
+    if value == "workspace":
+        try:
+            ZoneInfo(settings.TIME_ZONE)
+        except ZoneInfoNotFoundError:  # pragma: no cover - settings are checked at start
+            errors.append(("tz", f"the workspace zone {settings.TIME_ZONE!r} is unknown"))
+    return value
+
+
+def where_parse(raw: Any, path: str, errors: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        errors.append((path, "must be a list of conditions"))
+        return []
+    for i, cond in enumerate(raw):
+        errors.extend(condition_errors(cond=cond, path=f"{path}[{i}]"))
+    return raw
+
+
+def event_name_parse(raw: Any, path: str, errors: list[tuple[str, str]]) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        errors.append((path, "must be an event name"))
+        return ""
+    return raw
+
+
+def breakdown_parse(raw: Any, errors: list[tuple[str, str]], *, allowed=BREAKDOWN_KINDS) -> list[dict]:
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        errors.append(("breakdown", "must be a list of up to three dimensions"))
+        return []
+    if len(raw) > 3:
+        errors.append(("breakdown", "at most three dimensions"))
+    out = []
+    for i, dim in enumerate(raw[:3]):
+        path = f"breakdown[{i}]"
+        if not isinstance(dim, dict) or dim.get("kind") not in allowed:
+            errors.append((f"{path}.kind", "must be one of: " + ", ".join(allowed)))
+            continue
+        if dim["kind"] in ("property", "trait"):
+            key = dim.get("key")
+            if not isinstance(key, str) or not key or any(not s for s in key.split(".")):
+                errors.append((f"{path}.key", "must be a dotted path such as category"))
+                continue
+        out.append({"kind": dim["kind"], **({"key": dim["key"]} if "key" in dim else {})})
+    return out
+
+
+def spec_event_names(name: str) -> list[str]:
+    """The stored event names meaning `name`: itself plus the workspace's names mapped onto it."""
+    from tracking.analytics.models import EventNameMapping
+
+    mapped = list(EventNameMapping.objects.filter(spec_name=name).values_list("workspace_name", flat=True))
+    return [name, *mapped]
+
+
+def event_filter_sql(*, names: list[str], where: list[dict[str, Any]], alias: str = "e") -> tuple[str, list]:
+    cond, params = conditions_sql(conds=where, column=f"{alias}.properties")
+    marks = ", ".join(["%s"] * len(names))
+    return f"({alias}.name IN ({marks}) AND {cond})", [*names, *params]
+
+
+def json_path_text_sql(column: str, key: str) -> str:
+    """`col -> 'a' ->> 'b'`: the value at a dotted path as text (NULL when absent)."""
+    segs = key.split(".")
+    quoted = ["'" + s.replace("'", "''").replace("%", "%%") + "'" for s in segs]
+    arrows = [" -> "] * (len(segs) - 1) + [" ->> "]
+    return column + "".join(a + q for a, q in zip(arrows, quoted, strict=True))
+
+
+def breakdown_sql(dim: dict[str, Any], *, event: str = "e", profile: str = "p") -> str:
+    """The SQL for one breakdown value: of the entry event (property, device) or the profile."""
+    kind = dim["kind"]
+    if kind == "property":
+        return json_path_text_sql(f"{event}.properties", dim["key"])
+    if kind == "trait":
+        return json_path_text_sql(f"{profile}.traits", dim["key"])
+    if kind == "country":
+        return f"NULLIF({profile}.country, '')"
+    # device/platform: the Segment context's device type, else its OS name.
+    return (
+        f"COALESCE(NULLIF({event}.context -> 'device' ->> 'type', ''), "
+        f"NULLIF({event}.context -> 'os' ->> 'name', ''))"
+    )
+
+
+def zone_sql(tz: str, *, profile: str = "p") -> tuple[str, list[Any]]:
+    """The zone each row is read in: UTC, the workspace's, or the profile's own (unknown → workspace)."""
+    if tz == "utc":
+        return "'UTC'", []
+    if tz == "workspace":
+        return "%s::text", [settings.TIME_ZONE]
+    return "COALESCE(_z.name, %s::text)", [settings.TIME_ZONE]
+
+
+ZONES_CTE = "_zones AS MATERIALIZED (SELECT name FROM pg_timezone_names)"
+
+
+def zone_join(tz: str, *, profile: str = "p") -> str:
+    return f" LEFT JOIN _zones _z ON _z.name = {profile}.timezone" if tz == "local" else ""
+
+
+def dim_label(dim: dict[str, Any]) -> str:
+    kind = dim["kind"]
+    if kind in ("property", "trait"):
+        return f"{kind} {dim['key']}"
+    return kind

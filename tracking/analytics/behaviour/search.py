@@ -1,0 +1,267 @@
+"""Site search keyword health, from "Products Searched" events and what followed them.
+
+- Keyword: the search's `query` property, lower-cased, trimmed, inner whitespace collapsed, then read
+  through the synonym list (*Search synonyms* in the admin: "tee" → "t-shirt").
+- Zero results: the search's `results_count` property is 0 (searches without it are not counted as
+  zero-result, and the rate's denominator is the searches that carry it).
+- What follows a search is credited to it when it is the profile's latest search before the event and
+  the event is within `window_minutes` (default 60) of it: the first "Product Clicked" (its
+  `position`, 1 = top), "Product Added", "Order Completed" (its `revenue`, per `currency`: amounts
+  in different currencies are never added up).
+- Rates are per search: click-through = searches followed by a click / searches, and so on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from tracking.analytics.behaviour.common import (
+    AnalysisInvalid,
+    DateRange,
+    range_parse,
+    spec_event_names,
+    tz_parse,
+)
+from tracking.analytics.models import SpecEvent
+
+NORMALISE_SQL = r"regexp_replace(lower(btrim({q})), '\s+', ' ', 'g')"
+# Flags (each explained on the page); thresholds here so the page and the docs quote the same.
+MIN_SEARCHES = 5
+ZERO_RESULT_RATE = 0.5
+HIGH_CTR, LOW_PURCHASE = 0.4, 0.02
+POSITION_OVER = 3.0
+RISING_RATIO, RISING_MIN = 1.5, 5
+FLAG_TEXT = {
+    "zero_results": f"Unmet demand: at least {ZERO_RESULT_RATE:.0%} of its searches showed no results.",
+    "clicks_no_sales": f"The results attract but do not sell: click-through ≥ {HIGH_CTR:.0%} but purchase conversion < {LOW_PURCHASE:.0%}.",
+    "low_position": f"Ranking does not match intent: people click on average below position {POSITION_OVER:g}.",
+    "rising": f"Rising demand: the range's last 7 days had ≥ {RISING_RATIO:g}× the searches of the 7 days before (and at least {RISING_MIN}).",
+}
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    range: DateRange
+    window_minutes: int
+
+
+def search_default() -> dict[str, Any]:
+    today = date.today()
+    return {
+        "date_from": (today - timedelta(days=27)).isoformat(),
+        "date_to": today.isoformat(),
+        "tz": "utc",
+        "window_minutes": "60",
+    }
+
+
+def search_parse(raw: dict[str, Any]) -> SearchOptions:
+    errors: list[tuple[str, str]] = []
+    tz = tz_parse(raw.get("tz"), errors)
+    rng = range_parse(raw, errors, tz=tz if tz != "local" else "utc")
+    if tz == "local":
+        errors.append(("tz", "search keywords are counted in UTC or the workspace zone"))
+    try:
+        window = int(raw.get("window_minutes") or 60)
+        if not 1 <= window <= 7 * 1440:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(("window_minutes", "must be a whole number of minutes from 1 to 10080"))
+        window = 60
+    if errors:
+        raise AnalysisInvalid(errors)
+    assert rng is not None
+    return SearchOptions(rng, window)
+
+
+def _names(spec: str) -> list[str]:
+    return spec_event_names(spec)
+
+
+def search_rows(*, options: SearchOptions) -> list[dict[str, Any]]:
+    """One row per keyword (raw events; the page's figures)."""
+    lo, hi = options.range.utc_bounds()
+    window = timedelta(minutes=options.window_minutes)
+    searched = _names(SpecEvent.PRODUCTS_SEARCHED)
+    clicked = _names(SpecEvent.PRODUCT_CLICKED)
+    added = _names(SpecEvent.PRODUCT_ADDED)
+    ordered = _names(SpecEvent.ORDER_COMPLETED)
+    all_names = [*searched, *clicked, *added, *ordered]
+    marks = lambda xs: ", ".join(["%s"] * len(xs))  # noqa: E731
+    norm = NORMALISE_SQL.format(q="e.properties ->> 'query'")
+    split = hi - timedelta(days=7)
+    sql = f"""
+    WITH ev AS (
+        SELECT e.profile_id AS pid, e.timestamp AS ts, e.id AS eid,
+               CASE WHEN e.name IN ({marks(searched)}) THEN 's'
+                    WHEN e.name IN ({marks(clicked)}) THEN 'c'
+                    WHEN e.name IN ({marks(added)}) THEN 'a' ELSE 'o' END AS kind,
+               e.properties AS props
+        FROM tracking_event e
+        WHERE e.profile_id IS NOT NULL AND e.name IN ({marks(all_names)})
+          AND e.timestamp >= %s AND e.timestamp < %s
+    ),
+    grouped AS (
+        SELECT *, count(*) FILTER (WHERE kind = 's') OVER (PARTITION BY pid ORDER BY ts, eid) AS g FROM ev
+    ),
+    searches AS (
+        SELECT g.pid, g.g, g.ts, g.eid,
+               COALESCE(syn.keyword, {norm.replace("e.properties", "g.props")}) AS keyword,
+               CASE WHEN jsonb_typeof(g.props -> 'results_count') = 'number'
+                    THEN (g.props ->> 'results_count')::numeric = 0 END AS zero
+        FROM grouped g
+        LEFT JOIN analytics_searchsynonym syn ON syn.term = {norm.replace("e.properties", "g.props")}
+        WHERE g.kind = 's' AND g.ts >= %s AND g.ts < %s
+          AND COALESCE(btrim(g.props ->> 'query'), '') <> ''
+    ),
+    follow AS (
+        SELECT s.eid,
+               bool_or(f.kind = 'c') AS clicked,
+               (array_agg(CASE WHEN jsonb_typeof(f.props -> 'position') = 'number'
+                               THEN (f.props ->> 'position')::numeric END ORDER BY f.ts, f.eid)
+                    FILTER (WHERE f.kind = 'c'))[1] AS position,
+               bool_or(f.kind = 'a') AS added,
+               bool_or(f.kind = 'o') AS ordered
+        FROM searches s JOIN grouped f ON f.pid = s.pid AND f.g = s.g AND f.kind <> 's' AND f.ts <= s.ts + %s
+        GROUP BY s.eid
+    ),
+    revenue AS (
+        SELECT s.keyword, COALESCE(f.props ->> 'currency', '') AS currency,
+               sum(CASE WHEN jsonb_typeof(f.props -> 'revenue') = 'number' THEN (f.props ->> 'revenue')::numeric END) AS amount
+        FROM searches s JOIN grouped f ON f.pid = s.pid AND f.g = s.g AND f.kind = 'o' AND f.ts <= s.ts + %s
+        GROUP BY 1, 2
+    )
+    SELECT s.keyword, count(*) AS searches, count(DISTINCT s.pid) AS searchers,
+           count(*) FILTER (WHERE s.zero) AS zero, count(s.zero) AS with_count,
+           count(*) FILTER (WHERE f.clicked) AS clicks, avg(f.position) AS position,
+           count(*) FILTER (WHERE f.added) AS adds, count(*) FILTER (WHERE f.ordered) AS orders,
+           count(*) FILTER (WHERE s.ts >= %s) AS last7,
+           count(*) FILTER (WHERE s.ts >= %s AND s.ts < %s) AS prev7,
+           (SELECT jsonb_object_agg(r.currency, r.amount) FROM revenue r WHERE r.keyword = s.keyword AND r.amount IS NOT NULL) AS revenue
+    FROM searches s LEFT JOIN follow f ON f.eid = s.eid
+    GROUP BY s.keyword
+    ORDER BY searches DESC, s.keyword
+    """
+    # Downstream events may follow the range's last search by up to the window; searches before
+    # the range still decide which search a downstream event belongs to (they start a new group).
+    params = [
+        *searched,
+        *clicked,
+        *added,
+        *all_names,
+        lo - window,
+        hi + window,
+        lo,
+        hi,
+        window,
+        window,
+        split,
+        split - timedelta(days=7),
+        split,
+    ]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        cols = [c.name for c in cur.description]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [_keyword_row(r) for r in rows]
+
+
+def _rate(a: int, b: int) -> float | None:
+    return round(a / b, 6) if b else None
+
+
+def _keyword_row(r: dict[str, Any]) -> dict[str, Any]:
+    searches = r["searches"]
+    # Django reads jsonb from a raw cursor as text.
+    raw_revenue = json.loads(r["revenue"]) if isinstance(r["revenue"], str) else (r["revenue"] or {})
+    revenue = {k: Decimal(str(v)) for k, v in raw_revenue.items()}
+    row = {
+        "keyword": r["keyword"],
+        "searches": searches,
+        "searchers": r["searchers"],
+        "zero_results": r["zero"],
+        "zero_result_rate": _rate(r["zero"], r["with_count"]),
+        "click_through": _rate(r["clicks"], searches),
+        "average_position": round(float(r["position"]), 2) if r["position"] is not None else None,
+        "add_to_cart_rate": _rate(r["adds"], searches),
+        "purchase_conversion": _rate(r["orders"], searches),
+        "revenue": {k: str(v) for k, v in sorted(revenue.items())},
+        "searches_last_7_days": r["last7"],
+        "searches_previous_7_days": r["prev7"],
+    }
+    flags = []
+    if searches >= MIN_SEARCHES:
+        if (row["zero_result_rate"] or 0) >= ZERO_RESULT_RATE:
+            flags.append("zero_results")
+        if (row["click_through"] or 0) >= HIGH_CTR and (row["purchase_conversion"] or 0) < LOW_PURCHASE:
+            flags.append("clicks_no_sales")
+        if row["average_position"] is not None and row["average_position"] > POSITION_OVER:
+            flags.append("low_position")
+    if r["last7"] >= RISING_MIN and r["last7"] >= RISING_RATIO * max(r["prev7"], 1):
+        flags.append("rising")
+    row["flags"] = flags
+    return row
+
+
+COLUMNS = [
+    "keyword",
+    "searches",
+    "searchers",
+    "zero_results",
+    "zero_result_rate",
+    "click_through",
+    "average_position",
+    "add_to_cart_rate",
+    "purchase_conversion",
+    "revenue",
+    "flags",
+]
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, dict):
+        return " ".join(f"{k or '(no currency)'} {a}" for k, a in v.items())
+    if isinstance(v, list):
+        return " ".join(v)
+    return v
+
+
+def search_report(raw: dict[str, Any]) -> dict[str, Any]:
+    options = search_parse(raw)
+    rows = search_rows(options=options)
+    zero = sorted((r for r in rows if r["zero_results"]), key=lambda r: (-r["zero_results"], r["keyword"]))
+    by_flag: dict[str, int] = defaultdict(int)
+    for r in rows:
+        for f in r["flags"]:
+            by_flag[f] += 1
+    top = rows[:15]
+    return {
+        "date_from": options.range.date_from.isoformat(),
+        "date_to": options.range.date_to.isoformat(),
+        "window_minutes": options.window_minutes,
+        "keywords": rows,
+        "zero_result_keywords": zero,
+        "flag_text": FLAG_TEXT,
+        "flag_counts": dict(by_flag),
+        "tables": {
+            "keywords": {"columns": COLUMNS, "rows": [[_cell(r[c]) for c in COLUMNS] for r in rows]},
+            "zero_results": {
+                "columns": ["keyword", "zero_result_searches", "searches", "searchers"],
+                "rows": [[r["keyword"], r["zero_results"], r["searches"], r["searchers"]] for r in zero],
+            },
+        },
+        "charts": {
+            "keywords": {
+                "labels": [r["keyword"] for r in top],
+                "searches": [r["searches"] for r in top],
+                "zero": [r["zero_results"] for r in top],
+            }
+        },
+    }
