@@ -2,6 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+# The admin is Voyage's back office; "View site" opens the campaign overview (there is no public site).
+admin.site.site_header = "Voyage"
+admin.site.site_title = "Voyage"
+admin.site.index_title = "Voyage back office"
+admin.site.site_url = "/reports/"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Segment-compatible ingestion: /v1/track, /v1/batch, …
