@@ -106,6 +106,7 @@ def gunicorn_production(*, database_name: str, static_root: Path) -> Iterator[st
         "STATIC_ROOT": str(static_root),
         # Plain http on loopback: the secure-cookie defaults are for the real (https) deployment.
         "SESSION_COOKIE_SECURE": "False",
+        "SECURE_SSL_REDIRECT": "False",
         "CSRF_COOKIE_SECURE": "False",
         "CELERY_TASK_ALWAYS_EAGER": "True",
     }
