@@ -69,8 +69,9 @@ class RuleEditorWidget(forms.Textarea):
         return context
 
     def format_value(self, value: Any) -> str:
+        # forms.JSONField hands over its JSON text; a new audience's empty rule arrives as "null".
         if isinstance(value, str):
-            return value
+            return "{}" if value.strip() in ("", "null") else value
         return json.dumps(value or {}, indent=2)
 
 
