@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from channels.adapters import SECRET_ENV
+from channels.adapters import ADAPTERS, SECRET_ENV, channel_connection_check
 from channels.models import (
     CallbackRejection,
     ChannelSettings,
@@ -23,6 +23,7 @@ from channels.models import (
     Message,
     MessageAttempt,
     MessageEvent,
+    Provider,
     SandboxDelivery,
     Suppression,
     Template,
@@ -67,6 +68,21 @@ class _ChannelSettingsFormBase(forms.ModelForm):
             field.help_text = f"Currently {state}. Fallback: environment variable {env_names}."
             field.initial = ""
 
+    class Media:
+        # Offers only the providers that send the chosen channel, and only that provider's secrets.
+        js = ("channels/channel_settings.js",)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        channel, provider = data.get("channel"), data.get("provider")
+        if channel and provider and channel not in ADAPTERS[provider].channels:
+            able = [label for value, label in Provider.choices if channel in ADAPTERS[value].channels]
+            self.add_error(
+                "provider",
+                f"{Provider(provider).label} does not send {channel}; choose one of: {', '.join(able)}.",
+            )
+        return data
+
     def save(self, commit: bool = True) -> ChannelSettings:
         instance = super().save(commit=False)
         secrets = {} if self.cleaned_data.get("clear_secrets") else dict(instance.secrets or {})
@@ -92,6 +108,37 @@ class ChannelSettingsAdmin(admin.ModelAdmin):
     form = ChannelSettingsForm
     list_display = ["channel", "provider", "enabled", "secrets_configured", "updated_at"]
     list_filter = ["provider", "enabled"]
+    change_form_template = "admin/channels/channelsettings/change_form.html"
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="channels_channelsettings_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> Any:
+        context["provider_map"] = {
+            provider: {"channels": list(cls.channels), "secrets": list(SECRET_ENV.get(provider, {}))}
+            for provider, cls in ADAPTERS.items()
+        }
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def test_connection_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """POST: call the provider with the saved settings (nothing is sent) and say what happened."""
+        row = get_object_or_404(ChannelSettings, pk=pk)
+        back = reverse("admin:channels_channelsettings_change", args=[pk])
+        if request.method != "POST" or not self.has_change_permission(request, row):
+            return HttpResponseRedirect(back)
+        ok, detail = channel_connection_check(channel=row.channel)
+        if ok:
+            messages.success(request, f"Connection works. {detail}")
+        else:
+            messages.error(request, f"Connection failed: {detail}")
+        return HttpResponseRedirect(back)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [

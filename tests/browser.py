@@ -50,6 +50,11 @@ class Session:
         assert response is not None and response.status < 400, (path, response and response.status)
         return response
 
+    def submit(self, selector: str) -> None:
+        """Click something that loads a new page, and wait for that page (not the old one's DOM)."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+
     def shot(self, name: str) -> Path:
         self.artifacts.mkdir(parents=True, exist_ok=True)
         path = self.artifacts / f"{name}.png"

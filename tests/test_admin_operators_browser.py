@@ -88,8 +88,8 @@ def test_profile_search_is_partial_and_case_insensitive_by_name_email_phone_and_
     ):
         s.page.goto(s.base + "/admin/tracking/profile/")
         s.page.fill("#searchbar", term)
-        s.page.press("#searchbar", "Enter")
-        s.page.wait_for_load_state("load")
+        with s.page.expect_navigation():
+            s.page.press("#searchbar", "Enter")
         assert _found(s) == {str(p.pk) for p in expected}, term
     s.page.goto(s.base + "/admin/tracking/profile/?q=fischer")
     s.shot("profile-search")
@@ -133,6 +133,7 @@ def test_events_and_memberships_lists_search_and_memberships_show_current_stays(
     assert s.page.locator("#result_list tbody tr").count() == 1
     s.shot("memberships-current")
     s.page.get_by_role("link", name="All, with history").click()
+    s.page.wait_for_url("**/audiencemembership/?status=all")
     assert s.page.locator("#result_list tbody tr").count() == 3
     s.goto("/admin/audiences/audiencemembership/?status=all&q=smith")
     assert s.page.locator("#result_list tbody tr").count() == 1
@@ -155,3 +156,106 @@ def test_profile_search_substring_queries_use_the_trigram_indexes(transactional_
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "identity_value_trgm" in plan and "profile_name_trgm" in plan, plan
+
+
+def _visible_secret_fields(s) -> set[str]:
+    return set(
+        s.page.evaluate(
+            """() => [...document.querySelectorAll("[class*='field-secret_']")]
+                 .filter(r => r.offsetParent !== null)
+                 .map(r => [...r.classList].find(c => c.startsWith('field-secret_')).slice(13))"""
+        )
+    )
+
+
+def _offered_providers(s) -> set[str]:
+    return set(
+        s.page.evaluate(
+            "() => [...document.querySelectorAll('#id_provider option')].filter(o => !o.disabled).map(o => o.value)"
+        )
+    )
+
+
+def test_channel_settings_offer_the_channels_providers_and_test_the_connection(browser):
+    import json
+
+    from channels.models import ChannelSettings
+    from tests.fakes.sendgrid import FakeSendGrid
+    from tests.fakes.twilio import FakeTwilio
+
+    s = browser
+    with FakeSendGrid(api_key="SG.right") as sendgrid, FakeTwilio() as twilio:
+        s.goto("/admin/channels/channelsettings/add/")
+        s.page.select_option("#id_channel", "email")
+        assert _offered_providers(s) == {"sandbox", "sendgrid"}
+        s.page.select_option("#id_provider", "sendgrid")
+        assert _visible_secret_fields(s) == {"api_key", "webhook_public_key"}
+        s.page.fill("#id_options", json.dumps({"base_url": sendgrid.url, "from_email": "shop@example.com"}))
+        s.page.fill("#id_secret_api_key", "SG.wrong")
+        s.shot("channel-settings-email")
+        s.submit("input[name=_continue]")
+        # A wrong key: the provider's answer, in words.
+        s.submit("button.test-connection")
+        error = s.page.inner_text(".messagelist .error")
+        assert (
+            "Connection failed" in error and "401" in error and "authorization grant is invalid" in error
+        ), error
+        s.shot("channel-settings-test-failed")
+        s.page.fill("#id_secret_api_key", "SG.right")
+        s.submit("input[name=_continue]")
+        s.submit("button.test-connection")
+        assert "Connection works" in s.page.inner_text(".messagelist .success")
+        assert sendgrid.emails == []  # nothing was sent
+
+        s.goto("/admin/channels/channelsettings/add/")
+        s.page.select_option("#id_channel", "sms")
+        assert _offered_providers(s) == {"sandbox", "twilio"}
+        s.page.select_option("#id_provider", "twilio")
+        assert _visible_secret_fields(s) == {"account_sid", "auth_token"}
+        s.page.fill("#id_options", json.dumps({"base_url": twilio.url, "from_number": "+15005550006"}))
+        s.page.fill("#id_secret_account_sid", twilio.account_sid)
+        s.page.fill("#id_secret_auth_token", twilio.auth_token)
+        s.submit("input[name=_continue]")
+        s.submit("button.test-connection")
+        assert "Voyage test account" in s.page.inner_text(".messagelist .success")
+        s.shot("channel-settings-sms-ok")
+        assert twilio.messages == []
+    assert ChannelSettings.objects.count() == 2
+    assert s.problems == []
+
+
+def test_channel_settings_refuse_a_provider_that_cannot_send_the_channel(client, operator):
+    client.force_login(operator)
+    r = client.post(
+        "/admin/channels/channelsettings/add/",
+        {"channel": "email", "provider": "twilio", "enabled": "on", "options": "{}"},
+    )
+    assert r.status_code == 200
+    assert "Twilio does not send email; choose one of: Sandbox" in r.content.decode()
+
+
+def test_suppression_add_needs_no_time_and_stores_the_normalised_address(browser):
+    from channels.models import Suppression
+
+    s = browser
+    s.goto("/admin/channels/suppression/add/")
+    s.page.select_option("#id_channel", "email")
+    s.page.fill("#id_address", "  Bounce.Test@Example.COM ")
+    s.page.select_option("#id_reason", index=1)
+    s.shot("suppression-add")
+    s.submit("input[name=_save]")
+    assert s.page.locator(".messagelist .success").count() == 1, s.page.inner_text("#content")
+    assert list(Suppression.objects.values_list("address", flat=True)) == ["bounce.test@example.com"]
+    assert s.problems == []
+
+
+def test_admin_is_branded_voyage_and_view_site_opens_the_campaign_overview(browser):
+    s = browser
+    s.goto("/admin/")
+    assert s.page.inner_text("#site-name") == "Voyage"
+    assert "Django" not in s.page.title()
+    s.submit("text=View site")
+    assert s.page.url.endswith("/reports/")
+    assert s.page.locator("h1").first.inner_text().strip() != ""
+    s.shot("view-site")
+    assert s.problems == []
