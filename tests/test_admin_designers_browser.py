@@ -88,3 +88,62 @@ def test_save_and_schedule_checks_the_broadcast_and_says_what_is_missing(browser
     assert Broadcast.objects.get().status == "draft"
     s.shot("broadcast-schedule-missing-date")
     assert s.problems == []
+
+
+@pytest.fixture
+def demo_templates(transactional_db):
+    import io
+
+    from channels import demo
+
+    demo.load_demo(stdout=io.StringIO())
+
+
+def _preview(s, slug: str, profile_id: int):
+    from channels.models import Template
+
+    pk = Template.objects.get(slug=slug).pk
+    s.goto(f"/admin/channels/template/{pk}/preview/?profile_id={profile_id}")
+    assert s.page.locator(".errornote").count() == 0, s.page.inner_text(".errornote")
+
+
+def test_demo_templates_preview_for_a_demo_profile_with_its_first_name_and_language(browser, demo_templates):
+    from audiences.testing import profile_add
+
+    anna = profile_add(
+        traits={"firstName": "Anna", "lastName": "Fischer", "email": "anna@example.de"}, locale="de-DE"
+    )
+    tom = profile_add(traits={"firstName": "Tom"}, locale="en")
+    s = browser
+    # Sent by the demo journey without any data: renders its fallback instead of failing.
+    _preview(s, "recommendations", tom.pk)
+    assert "Picked for you, Tom" in s.page.inner_text("#content")
+    assert "bestsellers" in s.page.content()
+    s.shot("preview-recommendations")
+    # Segment's firstName is the profile's first name in templates written with first_name.
+    _preview(s, "welcome", anna.pk)
+    content = s.page.inner_text("#content")
+    assert "Willkommen bei Voyage Demo Store, Anna!" in content and "Freund" not in content
+    # The unsubscribe footer Voyage adds speaks the message's language.
+    html = s.page.get_attribute("iframe", "srcdoc")
+    assert ">Abmelden</a>" in html and ">Unsubscribe</a>" not in html
+    s.shot("preview-welcome-de")
+    assert s.problems == []
+
+
+def test_test_send_goes_to_the_designers_own_inbox_rendered_for_the_profile(browser, demo_templates):
+    from audiences.testing import profile_add
+    from channels.dispatch import dispatch_until_idle
+    from channels.models import SandboxDelivery
+
+    anna = profile_add(traits={"firstName": "Anna"}, locale="en")  # no email address at all
+    s = browser
+    _preview(s, "welcome", anna.pk)
+    assert s.page.is_checked("input[name=send_to][value=me]")
+    s.submit("button[name=test_send]")
+    assert "queued to dana@shop.example" in s.page.inner_text(".messagelist")
+    dispatch_until_idle(timeout=30)
+    delivery = SandboxDelivery.objects.get()
+    assert delivery.to == "dana@shop.example" and "Anna" in delivery.subject
+    s.shot("test-send-to-me")
+    assert s.problems == []
