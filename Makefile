@@ -59,4 +59,4 @@ bench-ingest: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m bench.ingest $(BENCH_INGEST_ARGS)
 
 clean:
-	rm -rf $(VENV) voyage.sqlite3* staticfiles
+	rm -rf $(VENV) staticfiles

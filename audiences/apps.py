@@ -6,12 +6,8 @@ class AudiencesConfig(AppConfig):
     verbose_name = "Audiences"
 
     def ready(self) -> None:
-        from django.db.backends.signals import connection_created
-
         from audiences import receivers
-        from audiences.jsonmatch import sqlite_functions_register
 
-        connection_created.connect(sqlite_functions_register, dispatch_uid="audiences-sqlite-functions")
         receivers.connect()
 
         from audiences import gdpr

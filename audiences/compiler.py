@@ -1,7 +1,8 @@
 """Rules → one SQL query over profiles, built with the ORM and run by the database.
 
 Each form becomes a condition on `tracking_profile`:
-- trait / tag conditions: a JSON match on the profile's columns (see audiences.jsonmatch);
+- trait and event-property conditions: tracking.conditions' SQL on the JSON column (the one meaning of
+  the condition language, shared with journeys and analytics); tags: containment in the tags list;
 - event forms: `id IN (SELECT profile_id FROM tracking_event WHERE … GROUP BY profile_id HAVING …)`,
   which PostgreSQL runs as one hashed semi-join instead of a lookup per profile. A count or sum
   that is satisfied by zero events ("at most 2 orders") is compiled as NOT IN of the complement,
@@ -21,27 +22,22 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils import timezone
 
-from audiences.jsonmatch import JsonMatch, json_value_number
 from audiences.rules import (
     RuleInvalid,
     audience_references,
-    is_date_only,
-    is_number,
-    parse_iso,
     split_path,
     validate_rule,
     walk,
     window_bounds,
 )
+from tracking.conditions import Condition, json_number
 from tracking.models import Consent, ConsentStatus, Event, Profile
 
-NEGATED = {"neq": "eq", "not_in": "in", "not_exists": "exists"}
 LOOKUPS = {"gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt", "eq": "exact"}
 COMPARE = {"gte": GreaterThanOrEqual, "gt": GreaterThan, "lte": LessThanOrEqual, "lt": LessThan, "eq": Exact}
 CORRELATE_UP_TO = 5000
@@ -114,11 +110,12 @@ class _Compiler:
                 return ~Q(Exists(self.event_rows(inner).filter(profile_id=OuterRef("pk"))))
             return ~self.rule(inner)
         if "trait" in node:
-            return self.condition(F("traits"), split_path(node["trait"]), node)
+            return Q(Condition(F("traits"), cond=node, now=self.now, subject="trait"))
         if "tag" in node:
             from audiences.models import ComputedTag
 
-            return Q(JsonMatch(F("tags"), path=[], op="eq", value=node["tag"])) | Q(
+            # Containment (`tags @> '["vip"]'`), which a GIN index can serve.
+            return Q(tags__contains=[node["tag"]]) | Q(
                 pk__in=self._restrict(ComputedTag.objects.filter(name=node["tag"])).values("profile_id")
             )
         if "consent" in node:
@@ -136,34 +133,6 @@ class _Compiler:
             return self.sequence(node)
         raise RuleInvalid(validate_rule(node, check_catalogue=False))  # pragma: no cover - validated
 
-    # --- conditions on JSON -----------------------------------------------------------------
-
-    def condition(self, column: Any, path: list[str], cond: dict[str, Any]) -> Q:
-        op, value = cond["op"], cond.get("value")
-        if op in NEGATED:
-            return ~Q(self.positive(column, path, NEGATED[op], value))
-        return Q(self.positive(column, path, op, value))
-
-    def positive(self, column: Any, path: list[str], op: str, value: Any) -> JsonMatch:
-        if op in ("gt", "gte", "lt", "lte") and not is_number(value):
-            return JsonMatch(column, path=path, op=f"date_{op}", value=parse_iso(value))
-        if op == "between" and not is_number(value[0]):
-            lo, hi = parse_iso(value[0]), parse_iso(value[1])
-            if is_date_only(value[1]):
-                hi = hi + timedelta(days=1) - timedelta(microseconds=1)  # type: ignore[operator]
-            return JsonMatch(column, path=path, op="date_between", value=[lo, hi])
-        if op == "before":
-            return JsonMatch(column, path=path, op="date_lt", value=parse_iso(value))
-        if op == "after":
-            return JsonMatch(column, path=path, op="date_gt", value=parse_iso(value))
-        if op == "within_last_days":
-            return JsonMatch(
-                column, path=path, op="date_between", value=[self.now - timedelta(days=value), self.now]
-            )
-        if op == "more_than_days_ago":
-            return JsonMatch(column, path=path, op="date_lt", value=self.now - timedelta(days=value))
-        return JsonMatch(column, path=path, op=op, value=value)
-
     # --- behaviour ------------------------------------------------------------------------------
 
     def _restrict(self, qs: QuerySet, field_name: str = "profile_id") -> QuerySet:
@@ -172,7 +141,7 @@ class _Compiler:
     def events(self, name: str, where: list[dict[str, Any]]) -> QuerySet[Event]:
         qs = Event.objects.filter(name=name, profile_id__isnull=False)
         for cond in where:
-            qs = qs.filter(self.condition(F("properties"), split_path(cond["property"]), cond))
+            qs = qs.filter(Condition(F("properties"), cond=cond, now=self.now))
         # Correlated subqueries are already tied to one profile; an id list there only costs.
         return (qs if self.correlated else self._restrict(qs)).order_by()
 
@@ -216,7 +185,7 @@ class _Compiler:
         zero_ok = _holds(count, 0)
         if total:
             bounds = {op: bound for op, bound in total.items() if op != "property"}
-            number = json_value_number("properties", split_path(total["property"]))
+            number = json_number("properties", split_path(total["property"]))
             # A sum with no numbers is NULL; it counts as 0 only where 0 can satisfy the bounds
             # (the COALESCE costs ~10% on a year of orders, so it is left out where it cannot matter).
             summed = Sum(number)
@@ -239,7 +208,7 @@ class _Compiler:
         for op, bound in count.items():
             q &= Q(COMPARE[op](n, Value(bound)))
         if total:
-            number = json_value_number("properties", split_path(total["property"]))
+            number = json_number("properties", split_path(total["property"]))
             s = Coalesce(
                 Subquery(mine.annotate(_s=Sum(number)).values("_s"), output_field=number.output_field),
                 Value(_number(0)),
@@ -310,11 +279,8 @@ def _holds(bounds: dict[str, Any], n: int) -> bool:
     return out
 
 
-def _number(value: Any) -> Any:
-    # SQLite compares numbers below text, so bounds must stay numeric there; PostgreSQL sums
-    # numeric exactly, so bounds go as Decimal to compare exactly.
-    if connection.vendor == "sqlite":
-        return float(value)
+def _number(value: Any) -> Decimal:
+    # PostgreSQL sums numeric exactly, so bounds go as Decimal to compare exactly.
     return Decimal(str(value))
 
 

@@ -11,48 +11,27 @@ because a rule may be written before the first such event arrives.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
-FORMS = ("all", "any", "not", "trait", "tag", "event", "sequence", "last_event", "audience", "consent")
-OPS = (
-    "eq",
-    "neq",
-    "in",
-    "not_in",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "contains",
-    "starts_with",
-    "exists",
-    "not_exists",
-    "before",
-    "after",
-    "within_last_days",
-    "more_than_days_ago",
+from tracking.conditions import (
+    OPS,
+    TIME_OPS,
+    condition_validate,
+    is_date_only,
+    is_number,
+    operator_validate,
+    parse_iso,
+    path_validate,
 )
+
+FORMS = ("all", "any", "not", "trait", "tag", "event", "sequence", "last_event", "audience", "consent")
 COMPARATORS = ("gte", "gt", "lte", "lt", "eq")
 CHANNELS = ("email", "sms", "whatsapp", "push", "webpush", "webhook")
 MAX_DEPTH = 12
 MAX_NODES = 200
-
-# The ISO 8601 forms we treat as dates, in rules and in stored values alike. Deliberately strict
-# (no "today", no week dates) so that the database and Python agree on what is a date.
-ISO_DATE_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
-)
-# The same pattern in PostgreSQL's regex dialect, used to guard casts in SQL.
-ISO_DATE_SQL_RE = (
-    r"^\d{4}-\d{2}-\d{2}([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
-)
-PATH_SEGMENT_RE = re.compile(r"^[^.\s][^.]*$")
 
 
 @dataclass(frozen=True)
@@ -92,30 +71,7 @@ class RuleInvalid(ValueError):
         super().__init__("; ".join(str(e) for e in report.errors))
 
 
-# --- values -------------------------------------------------------------------------------------
-
-
-def parse_iso(value: Any) -> datetime | None:
-    """An ISO date or date-time string as an aware datetime (naive means UTC); None if it is not one."""
-    if not isinstance(value, str) or not ISO_DATE_RE.match(value):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def is_date_only(value: str) -> bool:
-    return len(value) == 10
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def is_scalar(value: Any) -> bool:
-    return isinstance(value, str | bool) or is_number(value)
+# --- values (the condition language itself is tracking.conditions) ---------------------------
 
 
 def split_path(path: str) -> list[str]:
@@ -271,10 +227,6 @@ class _Validator:
             if all(parsed) and parsed[0] > parsed[1]:
                 self.error(here, "the start must not be after the end")
 
-    def positive_int(self, value: Any, path: str, *, allow_zero: bool = False) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-            self.error(path, "must be a " + ("non-negative" if allow_zero else "positive") + " integer")
-
     def where(self, rule: dict[str, Any], path: str, *, windowed: bool) -> None:
         if "where" not in rule:
             return
@@ -285,15 +237,10 @@ class _Validator:
             return
         for i, cond in enumerate(conds):
             cpath = f"{here}[{i}]"
+            for issue in condition_validate(cond=cond, path=cpath, subject="property"):
+                self.error(issue.path, issue.message)
             if not isinstance(cond, dict):
-                self.error(cpath, "must be an object with property, op and value")
                 continue
-            self.unknown_keys(cond, ("property", "op", "value"), cpath)
-            if "property" not in cond:
-                self.error(_join(cpath, "property"), "is required")
-            else:
-                self.path_ok(cond["property"], _join(cpath, "property"))
-            self.condition(cond, cpath)
             if cond.get("op") == "contains" and not windowed:
                 # A substring search cannot use an index; bounded by a window it stays fast.
                 self.error(
@@ -364,69 +311,20 @@ class _Validator:
             self.positive_int(rule[key], _join(here, key))
         self.where(rule, here, windowed=True)
 
-    # conditions
+    # conditions (tracking.conditions)
     def path_ok(self, value: Any, path: str) -> bool:
-        if (
-            not isinstance(value, str)
-            or not value
-            or not all(PATH_SEGMENT_RE.match(s) for s in value.split("."))
-        ):
-            self.error(path, "must be a dotted path such as address.country")
-            return False
-        return True
+        issues = path_validate(value=value, path=path)
+        for issue in issues:
+            self.error(issue.path, issue.message)
+        return not issues
 
     def condition(self, cond: dict[str, Any], path: str) -> None:
-        op, value = cond.get("op"), cond.get("value")
-        opath, vpath = _join(path, "op"), _join(path, "value")
-        if "op" not in cond:
-            self.error(opath, "is required")
-            return
-        if op not in OPS:
-            self.error(opath, f"unknown operator {op!r}; use one of: " + ", ".join(OPS))
-            return
-        if op in ("exists", "not_exists"):
-            if "value" in cond:
-                self.error(vpath, f"{op} takes no value")
-            return
-        if "value" not in cond:
-            self.error(vpath, "is required")
-            return
-        if op in ("eq", "neq"):
-            if not is_scalar(value):
-                self.error(vpath, "must be a string, number or boolean")
-        elif op in ("in", "not_in"):
-            if not isinstance(value, list) or not value:
-                self.error(vpath, "must be a non-empty list")
-            else:
-                for i, item in enumerate(value):
-                    if not is_scalar(item):
-                        self.error(f"{vpath}[{i}]", "must be a string, number or boolean")
-        elif op in ("gt", "gte", "lt", "lte"):
-            if not is_number(value) and parse_iso(value) is None:
-                self.error(vpath, "must be a number or an ISO 8601 date")
-        elif op == "between":
-            if not isinstance(value, list) or len(value) != 2:
-                self.error(vpath, "must be a list of two numbers or two ISO dates [low, high]")
-            elif all(is_number(v) for v in value):
-                if value[0] > value[1]:
-                    self.error(vpath, "the low end must not be above the high end")
-            elif all(parse_iso(v) is not None for v in value):
-                if parse_iso(value[0]) > parse_iso(value[1]):  # type: ignore[operator]
-                    self.error(vpath, "the start must not be after the end")
-            else:
-                for i, v in enumerate(value):
-                    if not is_number(v) and parse_iso(v) is None:
-                        self.error(f"{vpath}[{i}]", f"{v!r} is not a number or an ISO 8601 date")
-                if not any(f"{vpath}[" in e.path for e in self.report.errors):
-                    self.error(vpath, "both ends must be numbers or both ISO dates")
-        elif op in ("contains", "starts_with"):
-            if not isinstance(value, str) or not value:
-                self.error(vpath, "must be a non-empty string")
-        elif op in ("before", "after"):
-            if parse_iso(value) is None:
-                self.error(vpath, f"{value!r} is not an ISO 8601 date")
-        elif op in ("within_last_days", "more_than_days_ago"):
-            self.positive_int(value, vpath, allow_zero=True)
+        for issue in operator_validate(cond=cond, path=path):
+            self.error(issue.path, issue.message)
+
+    def positive_int(self, value: Any, path: str, *, allow_zero: bool = False) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+            self.error(path, "must be a " + ("non-negative" if allow_zero else "positive") + " integer")
 
 
 def validate_rule(
@@ -531,9 +429,6 @@ class Dependencies:
         self.static_audiences |= other.static_audiences
 
 
-TIME_OPS = ("within_last_days", "more_than_days_ago")
-
-
 def rule_dependencies(
     rule: Any, *, audiences: dict[str, tuple[str, Any]], _seen: frozenset = frozenset()
 ) -> Dependencies:
@@ -570,15 +465,8 @@ def rule_dependencies(
     return deps
 
 
-def as_date_or_number(value: Any) -> Any:
-    """A rule's comparison value as the type it compares as."""
-    if is_number(value):
-        return value
-    parsed = parse_iso(value)
-    return parsed if parsed is not None else value
-
-
 __all__ = [
+    "OPS",
     "RuleInvalid",
     "RuleIssue",
     "RuleReport",

@@ -109,11 +109,13 @@ def _generate(n: int, events: int) -> int:
             "messages",
             "INSERT INTO channels_message (id, profile_id, channel, template_id, topic, data, status, skip_reason, error, "
             "campaign_kind, campaign_id, stage_key, variant, idempotency_key, local_time, due_at, lease_owner, attempt_count, "
-            "address, subject, created_at, sent_at, cost_currency, provider, provider_message_id) "
+            "address, subject, created_at, sent_at, cost_currency, provider, provider_message_id, broadcast_recipient_id) "
             "SELECT i, i, 'email', CASE WHEN i %% 2 = 0 THEN %(ta)s ELSE %(tb)s END, 'marketing', '{}', 'delivered', '', '', "
             "'broadcast', %(bid)s, '', CASE WHEN i %% 2 = 0 THEN 'A' ELSE 'B' END, 'broadcast:' || %(bid)s || ':1:' || i, '', "
             f"{t0} + (i %% 72) * interval '1 hour', '', 1, '', '', {t0} + (i %% 72) * interval '1 hour', "
-            f"{t0} + (i %% 72) * interval '1 hour' + interval '1 minute', '', 'sandbox', '' FROM generate_series(1, %(n)s) i",
+            f"{t0} + (i %% 72) * interval '1 hour' + interval '1 minute', '', 'sandbox', '', "
+            "(SELECT r.id FROM journeys_broadcastrecipient r WHERE r.broadcast_id = %(bid)s AND r.occurrence = 1 "
+            "AND r.profile_id = i) FROM generate_series(1, %(n)s) i",
         ),
         (
             "message events",

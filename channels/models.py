@@ -86,6 +86,7 @@ class Reason(models.TextChoices):
     PROVIDER_REJECTED = "provider_rejected", "Rejected by the provider"
     RETRIES_EXHAUSTED = "retries_exhausted", "Retries exhausted"
     IN_DOUBT = "in_doubt", "Worker died during the provider call; not resent"
+    ADAPTER_ERROR = "adapter_error", "Error in Voyage's provider adapter"
     PROFILE_ERASED = "profile_erased", "Profile erased"
 
 
@@ -119,6 +120,13 @@ class Message(models.Model):
     campaign_id = models.BigIntegerField(null=True, blank=True)
     stage_key = models.CharField(max_length=100, blank=True, default="")
     variant = models.CharField(max_length=100, blank=True, default="")
+    # What the message was sent for, given by the caller at enqueue: a journey run, a broadcast
+    # recipient. Plain ids, not foreign keys: channels sits below journeys and never names it. Reports
+    # join on them (the idempotency key stays opaque). Null for every other message.
+    run_id = models.BigIntegerField(null=True, blank=True, help_text="The journey run it was sent for.")
+    broadcast_recipient_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The broadcast recipient row it was sent for."
+    )
     # Unique through Meta.constraints: a plain unique=True would add a second (LIKE pattern) index.
     idempotency_key = models.CharField(max_length=255)
     send_at = models.DateTimeField(null=True, blank=True, help_text="Requested send time (UTC).")
@@ -154,6 +162,13 @@ class Message(models.Model):
             models.Index(fields=["lease_until"], condition=Q(status="sending"), name="message_lease_idx"),
             models.Index(fields=["profile", "channel", "dispatched_at"], name="message_cap_idx"),
             models.Index(fields=["campaign_kind", "campaign_id", "status"], name="message_campaign_idx"),
+            # Partial: rows of other kinds (null here) stay out of each index.
+            models.Index(fields=["run_id"], condition=Q(run_id__isnull=False), name="message_run_idx"),
+            models.Index(
+                fields=["broadcast_recipient_id"],
+                condition=Q(broadcast_recipient_id__isnull=False),
+                name="message_bc_recipient_idx",
+            ),
             # Only sent messages have a provider id: rows enter this index when they are sent, not
             # when they are enqueued.
             models.Index(

@@ -198,8 +198,6 @@ def _suppressions(points: dict[tuple[int, str], list[str]]) -> dict[tuple[str, s
 
 def _lock_profiles(profile_ids: list[int]) -> None:
     """Serialise cap decisions per profile across workers, so two workers cannot both pass a cap."""
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_advisory_xact_lock(%s, s.k)) FROM "

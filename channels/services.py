@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from channels.bulk import AnyOf, records_insert
 from channels.models import Message, MessageEvent, MessageStatus, Reason, Template
 from channels.signals import message_status_changed
 from channels.timing import next_local_time, parse_hhmm
+from core.bulk import AnyOf, records_insert
+from core.wake import task_wake_on_commit
 from tracking.models import Channel
 from tracking.services.profiles import profiles_resolve
 
@@ -40,6 +41,9 @@ class EnqueueRequest:
     variant: str = ""
     send_at: datetime | None = None
     local_time: str | None = None
+    # What the message is sent for (Message.run_id / broadcast_recipient_id): ids the caller owns.
+    run_id: int | None = None
+    broadcast_recipient_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ def message_enqueue(
     idempotency_key: str,
     send_at: datetime | None = None,
     local_time: str | None = None,
+    run_id: int | None = None,
+    broadcast_recipient_id: int | None = None,
 ) -> Message:
     """One message: messages_enqueue_many with one request, returning the stored row."""
     request = EnqueueRequest(
@@ -80,6 +86,8 @@ def message_enqueue(
         variant=variant,
         send_at=send_at,
         local_time=local_time,
+        run_id=run_id,
+        broadcast_recipient_id=broadcast_recipient_id,
     )
     (done,) = _enqueue([request], path=lambda index, name: name)
     return Message.objects.get(pk=done.message_id)
@@ -177,6 +185,8 @@ def _create(
             "campaign_id": request.campaign_id,
             "stage_key": request.stage_key,
             "variant": request.variant,
+            "run_id": request.run_id,
+            "broadcast_recipient_id": request.broadcast_recipient_id,
             "idempotency_key": key,
             "send_at": request.send_at,
             "local_time": request.local_time or "",
@@ -250,23 +260,13 @@ def statuses_announce(changes: Iterable[tuple[int, str, str]]) -> None:
 
 
 def dispatch_wake() -> None:
-    """Start a dispatch pass after commit — once per transaction, however many messages it enqueued."""
+    """Start a dispatch pass after commit — once per transaction, however many messages it enqueued.
+    A broker that is down at that moment loses only the shortcut: the beat tick dispatches."""
     if not settings.CHANNELS_DISPATCH_ON_COMMIT:
         return
-    if (
-        connection.in_atomic_block
-        and getattr(connection, "_voyage_wake_list", None) is connection.run_on_commit
-    ):
-        return
+    from channels.tasks import dispatch_task
 
-    def wake() -> None:
-        from channels.tasks import dispatch_task
-
-        dispatch_task.delay()
-
-    transaction.on_commit(wake)
-    if connection.in_atomic_block:
-        connection._voyage_wake_list = connection.run_on_commit  # type: ignore[attr-defined]
+    task_wake_on_commit(task=dispatch_task)
 
 
 def reasons_count(*, campaign_kind: str, campaign_id: int | None) -> dict[str, int]:

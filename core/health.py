@@ -63,6 +63,55 @@ def health_gauge_register(
     _GAUGES[name] = Gauge(name, help, read, unit, warn_above, fail_above, explain)
 
 
+def sql_scalar(sql: str, params: list | None = None) -> float:
+    """One number from one query (0 when it returns no row or NULL): what most gauges read."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cur:
+        cur.execute(sql, params or [])
+        row = cur.fetchone()
+    return float(row[0] or 0) if row else 0.0
+
+
+def health_backlog_register(
+    *,
+    name: str,
+    what: str,
+    table: str,
+    where: str,
+    since: str,
+    order: str | None = None,
+    unit: str,
+    count_warn: float | None = None,
+    count_fail: float | None = None,
+    age_warn: float | None = None,
+    age_fail: float | None = None,
+    explain: str = "",
+) -> None:
+    """A queue of work waiting in a table: how many rows (`name`) and how long the oldest has waited
+    (`name`_oldest_seconds, from its `since` column). `order` (default `since`) should lead a partial
+    index whose condition is `where`, so the age is one index probe however long the queue is."""
+    health_gauge_register(
+        name=name,
+        help=what,
+        read=lambda: sql_scalar(f"SELECT count(*) FROM {table} WHERE {where}"),
+        unit=unit,
+        warn_above=count_warn,
+        fail_above=count_fail,
+        explain=explain,
+    )
+    health_gauge_register(
+        name=f"{name}_oldest_seconds",
+        help=f"{what}: how long the oldest has waited",
+        read=lambda: sql_scalar(
+            f"SELECT EXTRACT(EPOCH FROM now() - {since}) FROM {table} WHERE {where} "
+            f"ORDER BY {order or since} LIMIT 1"
+        ),
+        unit="s",
+        warn_above=age_warn,
+        fail_above=age_fail,
+        explain=explain,
+    )
+
+
 def health_gauges() -> list[Gauge]:
     return sorted(_GAUGES.values(), key=lambda g: g.name)
 

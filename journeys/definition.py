@@ -2,7 +2,8 @@
 
 A definition is JSON (see docs/journeys.md). `definition_validate` reports every problem at once, each
 with the path of the offending part ("stages[2].transitions[0].to"), and never raises on bad input.
-Rules and Conds are the audience rule language: their checking is delegated to audiences.rules.
+Rules (`entry_rule`, `if`) are the audience rule language, checked by audiences.rules; `where`
+conditions are tracking's condition language (tracking.conditions), checked by it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.apps import apps
 
 from journeys.schedule import cron_parse
+from tracking.conditions import condition_validate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -372,32 +374,18 @@ def _check_event_match(body: dict, path: str, report: DefinitionReport, extra: I
     if not isinstance(where, list):
         report.error(f"{path}.where", "must be a list of conditions")
         return
-    # The audience rule checker knows the Cond language; an event rule carries the same conds.
-    _check_rule({"event": name, "where": where}, path, report, None, only_prefix="where")
+    for i, cond in enumerate(where):
+        for issue in condition_validate(cond=cond, path=f"{path}.where[{i}]"):
+            report.error(issue.path, issue.message)
 
 
-def _check_rule(rule: Any, path: str, report: DefinitionReport, refs, *, only_prefix: str = "") -> None:
-    try:
-        from audiences.rules import validate_rule
-    except ImportError:  # audiences not installed yet: the conds are checked when they are
-        from journeys.conds import conds_validate
+def _check_rule(rule: Any, path: str, report: DefinitionReport, refs) -> None:
+    from audiences.rules import validate_rule
 
-        if only_prefix:
-            for issue_path, message in conds_validate(rule.get("where", [])):
-                report.error(f"{path}.where{issue_path}", message)
-        elif not isinstance(rule, dict) or not rule:
-            report.error(path, "must be an audience rule object")
-        return
     result = validate_rule(rule, check_catalogue=report.use_database)
     for issues, bucket in ((result.errors, report.errors), (result.warnings, report.warnings)):
         for issue in issues:
             sub = issue.path or ""
-            if only_prefix:
-                # The conds were wrapped in {"event": …, "where": …}: keep the "where[…]" part only;
-                # the event name itself is checked here already.
-                if not sub.startswith(f"event.{only_prefix}"):
-                    continue
-                sub = sub[len("event.") :]
             bucket.append(DefinitionIssue(f"{path}.{sub}" if sub else path, issue.message))
 
 

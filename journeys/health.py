@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-from django.db import connection
-
-from core.health import health_gauge_register
+from core.health import health_backlog_register, health_gauge_register, sql_scalar
 
 # A run is overdue once its due time has passed by more than a beat tick's slack.
 OVERDUE_SLACK = "1 minute"
 
 
-def _scalar(sql: str) -> float:
-    with connection.cursor() as cur:
-        cur.execute(sql)
-        row = cur.fetchone()
-    return float(row[0] or 0) if row else 0.0
-
-
-def runs_overdue_count() -> float:
-    return _scalar(
-        "SELECT count(*) FROM journeys_run WHERE status = 'active' "
-        f"AND due_at < now() - interval '{OVERDUE_SLACK}'"
-    )
-
-
-def runs_oldest_overdue_seconds() -> float:
-    return _scalar(
-        "SELECT EXTRACT(EPOCH FROM now() - min(due_at)) FROM journeys_run "
-        f"WHERE status = 'active' AND due_at < now() - interval '{OVERDUE_SLACK}'"
-    )
-
-
 def reports_fold_lag_seconds() -> float:
     """Seconds since the rollups last moved forward while rows were waiting to be folded (0 when
     every source is folded up to its newest row)."""
-    return _scalar(
+    return sql_scalar(
         """
         SELECT COALESCE(max(EXTRACT(EPOCH FROM now() - c.updated_at)), 0)
         FROM reports_rollupcursor c
@@ -49,21 +26,16 @@ def reports_fold_lag_seconds() -> float:
 
 
 def health_register() -> None:
-    health_gauge_register(
+    health_backlog_register(
         name="voyage_journey_runs_overdue",
-        help="Journey runs past their due time",
-        read=runs_overdue_count,
+        what="Journey runs past their due time",
+        table="journeys_run",
+        where=f"status = 'active' AND due_at < now() - interval '{OVERDUE_SLACK}'",
+        since="due_at",
         unit="runs",
-        warn_above=10_000,
-        explain="Journeys are behind: check that workers and the beat clock run.",
-    )
-    health_gauge_register(
-        name="voyage_journey_runs_oldest_overdue_seconds",
-        help="How late the most overdue journey run is",
-        read=runs_oldest_overdue_seconds,
-        unit="s",
-        warn_above=600,
-        fail_above=3600,
+        count_warn=10_000,
+        age_warn=600,
+        age_fail=3600,
         explain="Journey runs are not advancing: check the beat clock (celery beat) and the workers.",
     )
     health_gauge_register(

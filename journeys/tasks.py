@@ -6,6 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from core.wake import task_wake
+
 
 @shared_task(name="journeys.advance", ignore_result=True)
 def runs_advance_task() -> int:
@@ -51,4 +53,5 @@ def engine_wake() -> None:
     """Ask a worker to advance due runs once the current transaction commits."""
     if getattr(settings, "JOURNEYS_WAKE_ON_COMMIT", True):
         fanout = max(1, getattr(settings, "JOURNEYS_ADVANCE_FANOUT", 1))
-        transaction.on_commit(lambda: [runs_advance_task.delay() for _ in range(fanout)])
+        # Robust: the runs are committed; a broker that is down loses only the shortcut (beat sweeps).
+        transaction.on_commit(lambda: [task_wake(task=runs_advance_task) for _ in range(fanout)])

@@ -1,7 +1,10 @@
 """Random rules over random small datasets: the SQL answer equals a plain Python evaluation.
 
 The evaluator below is written from the language's description (docs/audiences.md), not from
-the compiler, and reads every profile and event into memory, which is fine for a handful.
+the compiler, and reads every profile and event into memory, which is fine for a handful. Each
+condition is also answered by the condition language's own Python evaluator
+(tracking.conditions.condition_matches, which journeys use on live events): it must agree with this
+evaluator, so with the SQL.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 from audiences.compiler import profiles_matching
 from audiences.models import ComputedTag
 from audiences.testing import event_add, profile_add
+from tracking.conditions import condition_matches
 from tracking.models import Consent, Event, Profile
 
 pytestmark = pytest.mark.django_db
@@ -269,7 +273,9 @@ def cond_holds(doc, cond, key):
     negate = op in ("neq", "not_in", "not_exists")
     base = {"neq": "eq", "not_in": "in", "not_exists": "exists"}.get(op, op)
     hit = any(value_holds(base, cond.get("value"), x) for x in leaves(doc, cond[key].split(".")))
-    return hit != negate
+    answer = hit != negate
+    assert condition_matches(cond=cond, props=doc, now=NOW, subject=key) == answer, (cond, doc)
+    return answer
 
 
 def compare(bounds, n):

@@ -76,3 +76,30 @@ def test_holdout_runs_are_tracked_like_the_others_but_get_no_messages():
     # Holdout conversions count too, so uplift can be measured.
     event_emit(profile=held[0], name="Order Completed", at=T0 + timedelta(days=1), properties={"total": 10})
     assert Run.objects.get(profile=held[0]).converted_at is not None
+
+
+def test_the_dry_run_and_the_engine_share_one_goal_check_with_its_where():
+    from journeys.services.dryrun import journey_dry_run
+
+    journey = goal_journey()
+    p = profile_add()
+    event_emit(profile=p, name="Churn Risk", at=T0)
+    free = event_emit(profile=p, name="Order Completed", at=T0 + timedelta(days=1), properties={"total": 0})
+    paid = event_emit(profile=p, name="Order Completed", at=T0 + timedelta(days=2), properties={"total": 5})
+    assert free.pk < paid.pk
+    run_due(T0 + timedelta(days=3))
+    run = Run.objects.get(profile=p)
+    # The dry run replays the same history: the order with total 0 does not meet goal.where.
+    dry = journey_dry_run(journey=journey, profile_id=p.pk, entered_at=T0, now=T0 + timedelta(days=3))
+    assert dry["goal"]["converted_at"] == run.converted_at.isoformat() == (T0 + timedelta(days=2)).isoformat()
+    assert dry["goal"]["event_id"] == run.conversion_event_id == paid.pk
+
+
+def test_the_dry_run_reports_no_conversion_when_only_the_goal_event_name_matches():
+    from journeys.services.dryrun import journey_dry_run
+
+    journey = goal_journey()
+    p = profile_add()
+    event_emit(profile=p, name="Order Completed", at=T0 + timedelta(days=1), properties={"total": 0})
+    dry = journey_dry_run(journey=journey, profile_id=p.pk, entered_at=T0, now=T0 + timedelta(days=3))
+    assert dry["goal"]["converted_at"] is None and dry["goal"]["event_id"] is None

@@ -90,9 +90,7 @@ def expected(
                 touches = [
                     m
                     for m in messages.values()
-                    if m.idempotency_key.startswith(f"journey-run:{run.pk}:")
-                    and m.sent_at
-                    and m.sent_at <= run.converted_at
+                    if m.run_id == run.pk and m.sent_at and m.sent_at <= run.converted_at
                 ]
                 conversions.append((run.converted_at, revenue, run.holdout, touches))
         for step in RunStep.objects.filter(run__journey_id=cid):
@@ -100,9 +98,7 @@ def expected(
                 out[step_key(step) if step_key else key(None)]["stage_entered"] += 1
     else:
         for r in BroadcastRecipient.objects.filter(broadcast_id=cid):
-            m = Message.objects.filter(
-                idempotency_key=f"broadcast:{cid}:{r.occurrence}:{r.profile_id}"
-            ).first()
+            m = Message.objects.filter(broadcast_recipient_id=r.pk).first()
             if inside(r.sent_at):
                 out[key(m)]["entered"] += 1
             if m is None or m.sent_at is None:

@@ -18,13 +18,6 @@ from journeys.reports.testing import dataset_generate
 START = datetime(2026, 4, 6, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sql", "python"])
-def engine(request, settings) -> str:
-    """Each fold test runs on PostgreSQL's SQL path and on the Python path (SQLite's, the demo's)."""
-    settings.REPORTS_ENGINE = request.param
-    return request.param
-
-
 def rollup_snapshot() -> dict:
     out = {}
     for r in HourlyRollup.objects.all().values():
@@ -37,7 +30,7 @@ def rollup_snapshot() -> dict:
 
 
 @pytest.mark.django_db
-def test_incremental_fold_equals_rebuild_and_the_command(engine):
+def test_incremental_fold_equals_rebuild_and_the_command():
     ds = dataset_generate(seed=5, profiles=90, start=START)
     stats = fold.rollups_fold_until_idle(limit=41)
     assert stats.rows > 500 and stats.conversions > 5
@@ -63,7 +56,7 @@ def test_incremental_fold_equals_rebuild_and_the_command(engine):
 
 
 @pytest.mark.django_db
-def test_late_price_report_moves_the_cost(engine):
+def test_late_price_report_moves_the_cost():
     dataset_generate(seed=6, profiles=40, start=START)
     fold.rollups_fold_until_idle()
     sms = Message.objects.filter(channel="sms", cost__isnull=False).first()
@@ -85,7 +78,7 @@ def test_late_price_report_moves_the_cost(engine):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_row_committed_after_the_fold_passed_its_id_is_folded_once(engine):
+def test_a_row_committed_after_the_fold_passed_its_id_is_folded_once():
     dataset_generate(seed=8, profiles=30, start=START)
     fold.rollups_fold_until_idle()
     message = Message.objects.filter(campaign_kind="broadcast", status="delivered").first()
@@ -145,7 +138,7 @@ def test_processed_events_put_their_profiles_under_watch_for_conversions():
 
 
 @pytest.mark.django_db
-def test_a_live_report_of_one_campaign_ignores_fresh_results_of_anothers_priced_messages(engine):
+def test_a_live_report_of_one_campaign_ignores_fresh_results_of_anothers_priced_messages():
     ds = dataset_generate(seed=6, profiles=40, start=START)
     fold.rollups_fold_until_idle()
     sms = Message.objects.filter(campaign_kind="journey", channel="sms", cost__isnull=False).first()

@@ -30,10 +30,8 @@ def sent_by_day(tz: str, **kw) -> dict:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("engine", ["sql", "python"])
 @pytest.mark.parametrize("folded", [False, True])
-def test_days_in_utc_workspace_and_recipient_local_time(folded, engine, settings):
-    settings.REPORTS_ENGINE = engine
+def test_days_in_utc_workspace_and_recipient_local_time(folded):
     tokyo, sao_paulo = (
         Profile.objects.create(timezone="Asia/Tokyo"),
         Profile.objects.create(timezone="America/Sao_Paulo"),

@@ -91,7 +91,7 @@ def test_health_page_says_in_words_that_processing_is_stuck(admin_client, source
     _stuck_event(source, minutes=45)
     page = admin_client.get("/admin/system-health/")
     assert page.context["state"] == "fail"
-    assert "age of the oldest event not yet processed" in page.context["sentence"]
+    assert "not yet resolved to profiles: how long the oldest has waited" in page.context["sentence"]
     assert b"Processing has stopped or is far behind" in page.content
 
 
@@ -128,7 +128,7 @@ def test_operator_finds_system_health_from_the_admin_index_in_a_browser(
         page.wait_for_url(f"{live_server.url}/admin/system-health/")
         verdict = page.locator("p.verdict")
         assert verdict.get_attribute("data-state") == "fail"
-        assert "oldest event not yet processed" in verdict.inner_text()
+        assert "how long the oldest has waited" in verdict.inner_text()
         row = page.locator('tr[data-name="voyage_events_pending_oldest_seconds"]')
         assert "fail" in row.inner_text()
         width = page.evaluate("document.documentElement.scrollWidth")

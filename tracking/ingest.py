@@ -7,17 +7,15 @@ survives a worker or Redis dying a moment later; identity resolution happens aft
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.bulk import json_text
 from tracking.messages import MessageError, Rejection, message_to_row, parse_timestamp
 from tracking.models import Event, Source
 from tracking.processing import events_process_wake
@@ -63,10 +61,7 @@ def rows_store(rows: list[dict[str, Any]]) -> int:
         return 0
     # Duplicates inside one request count once.
     unique = list({(r["source_id"], r["message_id"]): r for r in rows}.values())
-    if settings.IS_POSTGRES:
-        return _insert_postgres(unique)
-    created = Event.objects.bulk_create([Event(**r) for r in unique], ignore_conflicts=True, batch_size=1000)
-    return len(created)
+    return _insert(unique)
 
 
 _INSERT = (
@@ -79,13 +74,13 @@ _INSERT = (
 )
 
 
-def _insert_postgres(rows: list[dict[str, Any]]) -> int:
+def _insert(rows: list[dict[str, Any]]) -> int:
     """One INSERT … SELECT FROM json_to_recordset per request: the whole batch travels as one JSON
     document (orjson writes it, PostgreSQL parses it, no per-value quoting in Python), and
     ON CONFLICT's row count says exactly how many were new (no second query to count them)."""
-    document = _json_text(rows)
+    document = json_text(rows)
     if "\\u0000" in document:  # PostgreSQL text and jsonb cannot hold NUL: drop it (rare)
-        document = _json_text(_without_nul(rows))
+        document = json_text(_without_nul(rows))
     with connection.cursor() as cursor:
         cursor.execute(_INSERT, [document])
         return cursor.rowcount
@@ -99,13 +94,6 @@ def _without_nul(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nul(v) for v in value]
     return value
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits: the standard library takes it
-        return json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def ingest_messages(

@@ -14,7 +14,6 @@ nothing committed meanwhile waits for the next periodic sweep.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from contextlib import suppress
@@ -28,6 +27,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.bulk import json_text
 from tracking import signals
 from tracking.identity_keys import Key, event_keys
 from tracking.locality import (
@@ -164,11 +164,10 @@ def events_process_pending(*, max_batches: int | None = None) -> ProcessResult:
 
 def _process_one_batch(size: int) -> ProcessResult | str | None:
     with transaction.atomic():
-        if settings.IS_POSTGRES:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-                if not cursor.fetchone()[0]:
-                    return _BUSY
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return _BUSY
         events = _pending_claim(size)
         if not events:
             return None
@@ -204,28 +203,8 @@ class PendingEvent:
     profile_id: int | None = None
 
 
-_PENDING_FIELDS = (
-    "id",
-    "message_id",
-    "type",
-    "user_id",
-    "anonymous_id",
-    "previous_id",
-    "traits",
-    "context",
-    "timestamp",
-)
-
-
 def _pending_claim(size: int) -> list[PendingEvent]:
     """The oldest pending events, locked for this transaction."""
-    if not settings.IS_POSTGRES:
-        rows = (
-            Event.objects.filter(processed_at__isnull=True)
-            .order_by("id")
-            .values_list(*_PENDING_FIELDS)[:size]
-        )
-        return [PendingEvent(*row) for row in rows]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, message_id, type, user_id, anonymous_id, previous_id, traits::text, context::text, "
@@ -380,9 +359,6 @@ def _contact_points_add(identities: list[Identity]) -> None:
     for point in points:
         point.is_primary = (point.profile_id, point.channel) not in has_primary
         has_primary.add((point.profile_id, point.channel))
-    if not settings.IS_POSTGRES:
-        ContactPoint.objects.bulk_create(points, ignore_conflicts=True)
-        return
     rows = [
         {"p": c.profile_id, "c": c.channel, "a": c.address, "pr": c.is_primary, "t": timezone.now()}
         for c in points
@@ -399,8 +375,6 @@ def _profiles_create(count: int, now: datetime) -> list[Profile]:
     """`count` empty profiles, in id order."""
     if not count:
         return []
-    if not settings.IS_POSTGRES:
-        return Profile.objects.bulk_create([Profile() for _ in range(count)])
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO tracking_profile (created_at, updated_at, traits, trait_updated_at, tags, timezone, "
@@ -417,9 +391,6 @@ def _profiles_create(count: int, now: datetime) -> list[Profile]:
 def _identities_add(identities: list[Identity], now: datetime) -> None:
     if not identities:
         return
-    if not settings.IS_POSTGRES:
-        Identity.objects.bulk_create(identities, ignore_conflicts=True)
-        return
     rows = [{"p": i.profile_id, "k": i.kind, "n": i.namespace, "v": i.value} for i in identities]
     _execute_json(
         "INSERT INTO tracking_identity (profile_id, kind, namespace, value, created_at) "
@@ -433,24 +404,15 @@ def _identities_add(identities: list[Identity], now: datetime) -> None:
 def _execute_json(sql: str, rows: list[dict[str, Any]], *, before: list[Any] | None = None) -> None:
     """Run `sql` with the rows as one JSON document: no per-value quoting on the client side."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(before or []), _json_text(rows)])
+        cursor.execute(sql, [*(before or []), json_text(rows)])
 
 
 def _events_assign(assignments: list[tuple[int, int | None]], now: Any) -> None:
-    if settings.IS_POSTGRES:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE tracking_event AS e SET profile_id = v.pid, processed_at = %s "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, pid) WHERE e.id = v.id",
-                [now, _int_array(a[0] for a in assignments), _int_array(a[1] for a in assignments)],
-            )
-        return
-    # SQLite (the demo): plain executemany; Django's bulk_update CASE chains are ~25x slower here.
-    at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.executemany(
-            "UPDATE tracking_event SET profile_id = %s, processed_at = %s WHERE id = %s",
-            [(pid, at, event_id) for event_id, pid in assignments],
+        cursor.execute(
+            "UPDATE tracking_event AS e SET profile_id = v.pid, processed_at = %s "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, pid) WHERE e.id = v.id",
+            [now, _int_array(a[0] for a in assignments), _int_array(a[1] for a in assignments)],
         )
 
 
@@ -513,42 +475,20 @@ def _context_locality_since(since: dict[int, Any]) -> dict[int, dict[str, str]]:
     if not since:
         return {}
     contexts: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if settings.IS_POSTGRES:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT e.profile_id, e.context FROM tracking_event AS e "
-                "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS v(pid, since) "
-                "ON e.profile_id = v.pid AND e.timestamp >= v.since "
-                "ORDER BY e.profile_id, e.timestamp DESC, e.id DESC",
-                [_int_array(since), "{" + ",".join(f'"{at.isoformat()}"' for at in since.values()) + "}"],
-            )
-            for pid, context in cursor.fetchall():
-                contexts[pid].append(orjson.loads(context) if isinstance(context, str | bytes) else context)
-    else:
-        for pid, at in since.items():
-            contexts[pid] = list(
-                Event.objects.filter(profile_id=pid, timestamp__gte=at)
-                .order_by("-timestamp", "-id")
-                .values_list("context", flat=True)
-            )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.profile_id, e.context FROM tracking_event AS e "
+            "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS v(pid, since) "
+            "ON e.profile_id = v.pid AND e.timestamp >= v.since "
+            "ORDER BY e.profile_id, e.timestamp DESC, e.id DESC",
+            [_int_array(since), "{" + ",".join(f'"{at.isoformat()}"' for at in since.values()) + "}"],
+        )
+        for pid, context in cursor.fetchall():
+            contexts[pid].append(orjson.loads(context) if isinstance(context, str | bytes) else context)
     return {pid: locality_latest_from_contexts(items) for pid, items in contexts.items()}
 
 
-_PROFILE_FIELDS = [
-    "traits",
-    "trait_updated_at",
-    "last_seen_at",
-    "first_seen_at",
-    "timezone",
-    "locale",
-    "country",
-]
-
-
 def _profiles_save(rows: list[Profile], now: Any) -> None:
-    if not settings.IS_POSTGRES:
-        _profiles_save_sqlite(rows, now)
-        return
     # One UPDATE from a JSON document instead of Django's CASE chain per column.
     rows_json = [
         {
@@ -573,29 +513,6 @@ def _profiles_save(rows: list[Profile], now: Any) -> None:
     )
 
 
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits: the standard library takes it
-        return json.dumps(value)
-
-
 def _int_array(values: Any) -> str:
     """A PostgreSQL array literal: built here in one join, not quoted value by value by the driver."""
     return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
-
-
-def _profiles_save_sqlite(rows: list[Profile], now: Any) -> None:
-    """The demo's path: one executemany, values prepared the way Django stores them on SQLite."""
-    ops = connection.ops
-    fields = [Profile._meta.get_field(name) for name in [*_PROFILE_FIELDS, "updated_at"]]
-    for row in rows:
-        row.updated_at = now
-    assignments = ", ".join(f"{f.column} = %s" for f in fields)
-    params = [
-        [*(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields), row.pk] for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {ops.quote_name(Profile._meta.db_table)} SET {assignments} WHERE id = %s", params
-        )

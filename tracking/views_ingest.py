@@ -18,9 +18,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from core.ratelimit import rate_take
 from tracking.ingest import ingest_messages
 from tracking.models import Source
-from tracking.rate_limit import rate_limit_hit
 
 _SOURCE_CACHE: dict[str, tuple[float, Source | None]] = {}
 _SOURCE_TTL = 5.0
@@ -119,14 +119,21 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
     else:
         messages, context, integrations, forced_type = [body], None, None, kind
 
-    wait = rate_limit_hit(
-        key=f"source:{source.pk}", limit_per_second=source.rate_limit_per_second, cost=len(messages)
+    # Fail open: the limit protects us from floods, and losing its counter must not refuse good
+    # traffic while the events themselves can still be stored.
+    grant = rate_take(
+        key=f"source:{source.pk}",
+        wanted=len(messages),
+        rate=source.rate_limit_per_second,
+        partial=False,
+        fail_open=True,
     )
-    if wait is not None:
+    if grant.granted < len(messages):
+        wait = grant.wait
         return _json(
             429,
             {"success": False, "error": f"rate limit of {source.rate_limit_per_second} messages/s exceeded"},
-            {"Retry-After": str(math.ceil(wait))},
+            {"Retry-After": str(max(1, math.ceil(wait)))},
         )
 
     result = ingest_messages(

@@ -13,10 +13,8 @@ Families (rules use them like manual tags, e.g. {"tag": "rfm:champions"}):
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -25,7 +23,6 @@ from django.utils import timezone
 from audiences.models import Audience, AudienceKind, ComputedTag
 from audiences.rules import rule_dependencies
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FAMILIES = ("rfm", "lifecycle", "active_hour", "active_weekday", "favourite_category", "coupon_sensitivity")
 
 RFM_SEGMENT_SQL = (
@@ -34,25 +31,13 @@ RFM_SEGMENT_SQL = (
 )
 
 
-def _pg() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _number(path: str) -> str:
     """SQL for a numeric event property, 0 when absent or not a number."""
-    if _pg():
-        return f"(CASE WHEN jsonb_typeof(e.properties -> '{path}') = 'number' THEN (e.properties ->> '{path}')::numeric ELSE 0 END)"
-    return f"(CASE WHEN json_type(e.properties, '$.{path}') IN ('integer', 'real') THEN json_extract(e.properties, '$.{path}') ELSE 0 END)"
+    return f"(CASE WHEN jsonb_typeof(e.properties -> '{path}') = 'number' THEN (e.properties ->> '{path}')::numeric ELSE 0 END)"
 
 
 def _text(path: str) -> str:
-    if _pg():
-        return f"COALESCE(e.properties ->> '{path}', '')"
-    return f"COALESCE(json_extract(e.properties, '$.{path}'), '')"
-
-
-def _dt(value: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
+    return f"COALESCE(e.properties ->> '{path}', '')"
 
 
 def _replace(family: str, select_sql: str, params: list[Any], now: datetime) -> int:
@@ -63,14 +48,14 @@ def _replace(family: str, select_sql: str, params: list[Any], now: datetime) -> 
         cursor.execute(
             f"INSERT INTO {table} (profile_id, name, family, value, computed_at) "
             f"SELECT s.profile_id, s.name, %s, s.value, %s FROM ({select_sql}) s",
-            [family, _dt(now), *params],
+            [family, now, *params],
         )
         return cursor.rowcount
 
 
 def rfm_recompute(*, now: datetime) -> int:
     since = now - timedelta(days=settings.AUDIENCES_RFM_WINDOW_DAYS)
-    concat = "r::text || f::text || m::text" if _pg() else "r || f || m"
+    concat = "r::text || f::text || m::text"
     sql = f"""
         WITH orders AS (
             SELECT e.profile_id, MAX(e.timestamp) AS last_at, COUNT(*) AS n,
@@ -87,7 +72,7 @@ def rfm_recompute(*, now: datetime) -> int:
         )
         SELECT profile_id, 'rfm:' || {RFM_SEGMENT_SQL} AS name, {concat} AS value FROM scored
     """
-    return _replace("rfm", sql, [settings.AUDIENCES_ORDER_EVENT, _dt(since)], now)
+    return _replace("rfm", sql, [settings.AUDIENCES_ORDER_EVENT, since], now)
 
 
 def lifecycle_recompute(*, now: datetime) -> int:
@@ -100,17 +85,15 @@ def lifecycle_recompute(*, now: datetime) -> int:
         FROM tracking_profile WHERE last_seen_at IS NOT NULL
     """
     params = [
-        _dt(now - timedelta(days=settings.AUDIENCES_LIFECYCLE_NEW_DAYS)),
-        _dt(now - timedelta(days=settings.AUDIENCES_LIFECYCLE_ACTIVE_DAYS)),
-        _dt(now - timedelta(days=settings.AUDIENCES_LIFECYCLE_AT_RISK_DAYS)),
+        now - timedelta(days=settings.AUDIENCES_LIFECYCLE_NEW_DAYS),
+        now - timedelta(days=settings.AUDIENCES_LIFECYCLE_ACTIVE_DAYS),
+        now - timedelta(days=settings.AUDIENCES_LIFECYCLE_AT_RISK_DAYS),
     ]
     return _replace("lifecycle", sql, params, now)
 
 
 def active_times_recompute(*, now: datetime) -> int:
-    since = _dt(now - timedelta(days=settings.AUDIENCES_ACTIVITY_WINDOW_DAYS))
-    if not _pg():
-        return _active_times_sqlite(since=since, now=now)
+    since = now - timedelta(days=settings.AUDIENCES_ACTIVITY_WINDOW_DAYS)
     local = """
         WITH zones AS (SELECT name FROM pg_timezone_names),
         local AS (
@@ -142,64 +125,9 @@ def active_times_recompute(*, now: datetime) -> int:
     return total
 
 
-def _active_times_sqlite(*, since: Any, now: datetime) -> int:
-    # SQLite has no time zones: hours are counted in UTC by SQL, then moved to each profile's zone.
-    hours: dict[int, Counter] = defaultdict(Counter)
-    zones: dict[int, str] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e.profile_id, p.timezone, CAST(strftime('%%w', e.timestamp) AS INTEGER), "
-            "CAST(strftime('%%H', e.timestamp) AS INTEGER), COUNT(*) FROM tracking_event e "
-            "JOIN tracking_profile p ON p.id = e.profile_id WHERE e.timestamp >= %s "
-            "GROUP BY e.profile_id, p.timezone, 3, 4",
-            [since],
-        )
-        for profile_id, zone, weekday, hour, n in cursor.fetchall():
-            hours[profile_id][((weekday - 1) % 7, hour)] += n
-            zones[profile_id] = zone
-    rows = []
-    for profile_id, counts in hours.items():
-        try:
-            offset = int(
-                now.astimezone(ZoneInfo(zones[profile_id] or "UTC")).utcoffset().total_seconds() // 3600
-            )
-        except (ZoneInfoNotFoundError, ValueError):
-            offset = 0
-        by_hour: Counter = Counter()
-        by_day: Counter = Counter()
-        for (day, hour), n in counts.items():
-            shifted = day * 24 + hour + offset
-            by_hour[shifted % 24] += n
-            by_day[(shifted // 24) % 7] += n
-        hour = min(by_hour, key=lambda h: (-by_hour[h], h))
-        day = min(by_day, key=lambda d: (-by_day[d], d))
-        rows.append(
-            ComputedTag(
-                profile_id=profile_id,
-                name=f"active_hour:{hour}",
-                family="active_hour",
-                value=str(by_hour[hour]),
-                computed_at=now,
-            )
-        )
-        rows.append(
-            ComputedTag(
-                profile_id=profile_id,
-                name=f"active_weekday:{WEEKDAYS[day]}",
-                family="active_weekday",
-                value=str(by_day[day]),
-                computed_at=now,
-            )
-        )
-    ComputedTag.objects.filter(family__in=["active_hour", "active_weekday"]).delete()
-    ComputedTag.objects.bulk_create(rows, batch_size=1000)
-    return len(rows)
-
-
 def favourite_category_recompute(*, now: datetime) -> int:
-    since = _dt(now - timedelta(days=settings.AUDIENCES_ACTIVITY_WINDOW_DAYS))
-    if _pg():
-        cats = """
+    since = now - timedelta(days=settings.AUDIENCES_ACTIVITY_WINDOW_DAYS)
+    cats = """
             SELECT e.profile_id, c.v #>> '{}' AS c FROM tracking_event e
             CROSS JOIN LATERAL jsonb_path_query(
                 e.properties, '$.category ? (@.type() == "string")') AS c(v)
@@ -210,15 +138,6 @@ def favourite_category_recompute(*, now: datetime) -> int:
                 e.properties, '$.products.category ? (@.type() == "string")') AS c(v)
             WHERE e.timestamp >= %s AND e.profile_id IS NOT NULL
         """
-    else:
-        cats = """
-            SELECT e.profile_id, json_extract(e.properties, '$.category') AS c FROM tracking_event e
-            WHERE e.timestamp >= %s AND e.profile_id IS NOT NULL AND json_type(e.properties, '$.category') = 'text'
-            UNION ALL
-            SELECT e.profile_id, json_extract(j.value, '$.category') FROM tracking_event e, json_each(e.properties, '$.products') j
-            WHERE e.timestamp >= %s AND e.profile_id IS NOT NULL AND json_type(e.properties, '$.products') = 'array'
-              AND json_type(j.value, '$.category') = 'text'
-        """
     norm = "lower(replace(trim(c), ' ', '_'))"
     sql = f"""
         WITH cats AS ({cats}), ranked AS (
@@ -226,16 +145,16 @@ def favourite_category_recompute(*, now: datetime) -> int:
                    ROW_NUMBER() OVER (PARTITION BY profile_id ORDER BY COUNT(*) DESC, {norm}) AS rk
             FROM cats WHERE trim(c) <> '' GROUP BY profile_id, {norm}
         )
-        SELECT profile_id, substr('favourite_category:' || c, 1, 100) AS name, {"n::text" if _pg() else "n"} AS value
+        SELECT profile_id, substr('favourite_category:' || c, 1, 100) AS name, n::text AS value
         FROM ranked WHERE rk = 1
     """
     return _replace("favourite_category", sql, [since, since], now)
 
 
 def coupon_sensitivity_recompute(*, now: datetime) -> int:
-    since = _dt(now - timedelta(days=settings.AUDIENCES_RFM_WINDOW_DAYS))
+    since = now - timedelta(days=settings.AUDIENCES_RFM_WINDOW_DAYS)
     coupon, discount = settings.AUDIENCES_ORDER_COUPON_PROPERTIES
-    share = "ROUND(AVG(d)::numeric, 2)" if _pg() else "ROUND(AVG(d), 2)"
+    share = "ROUND(AVG(d)::numeric, 2)"
     sql = f"""
         WITH orders AS (
             SELECT e.profile_id,
@@ -245,7 +164,7 @@ def coupon_sensitivity_recompute(*, now: datetime) -> int:
         ), shares AS (SELECT profile_id, {share} AS s FROM orders GROUP BY profile_id)
         SELECT profile_id,
                'coupon_sensitivity:' || CASE WHEN s >= 0.5 THEN 'high' WHEN s >= 0.2 THEN 'medium' ELSE 'low' END AS name,
-               {"s::text" if _pg() else "s"} AS value
+               s::text AS value
         FROM shares
     """
     return _replace("coupon_sensitivity", sql, [settings.AUDIENCES_ORDER_EVENT, since], now)

@@ -95,8 +95,7 @@ def _diff_all(audience: Audience, now: datetime) -> tuple[list[int], list[int]]:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {tmp}")
         cursor.execute(f"CREATE TEMPORARY TABLE {tmp} AS {match_sql}", match_params)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {tmp}")
+        cursor.execute(f"ANALYZE {tmp}")
         cursor.execute(
             f"INSERT INTO {table} (audience_id, profile_id, entered_at, exited_at) "
             f"SELECT %s, q.id, %s, NULL FROM {tmp} q WHERE NOT EXISTS (SELECT 1 FROM {table} m "
@@ -116,11 +115,10 @@ def _diff_all(audience: Audience, now: datetime) -> tuple[list[int], list[int]]:
 
 def _diff_some(audience: Audience, ids: list[int], now: datetime) -> tuple[list[int], list[int]]:
     """Incremental: a bounded set of profiles (one chunk), so their answers come back as ids."""
-    if connection.vendor == "postgresql":
-        # The per-profile plans look costly to the planner, whose JIT compilation then takes
-        # longer than the query itself.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+    # The per-profile plans look costly to the planner, whose JIT compilation then takes
+    # longer than the query itself.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
     matched = set(
         profiles_matching(audience.rule, now=now, profile_ids=ids).order_by().values_list("id", flat=True)
     )

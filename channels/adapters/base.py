@@ -52,6 +52,7 @@ class SendResult:
     batch_size: int = 1
     request_id: str = ""
     invalid_address: bool = False  # the token/number is gone for good: retire the contact point
+    adapter_error: bool = False  # not the provider's answer: the adapter itself failed (a bug)
     cost: str | None = None
     cost_currency: str = ""
     events: list[ResultEvent] = field(default_factory=list)

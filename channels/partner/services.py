@@ -13,10 +13,9 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -26,6 +25,9 @@ from channels.partner.models import Delivery, DeliveryAttempt, DeliveryStatus, E
 from channels.partner.registry import ALL, event_type_known, event_types_list
 from channels.partner.signing import headers_build, secret_generate, webhook_id_for
 from channels.partner.subscribers import subscriptions_changed
+from core.claim import rows_claim
+from core.ratelimit import rate_take
+from core.wake import task_wake_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -244,17 +246,11 @@ def _delivery_new(endpoint_id: int, event_type: str, payload: dict, key: str, no
     )
 
 
-def _wake() -> None:
-    from channels.partner.tasks import deliveries_dispatch_task
-
-    deliveries_dispatch_task.delay()
-
-
 def _wake_on_commit() -> None:
     """One wake-up per transaction however many events it published; the beat tick covers a lost one."""
-    if any(callback is _wake for _, callback, *_ in connection.run_on_commit):
-        return
-    transaction.on_commit(_wake, robust=True)
+    from channels.partner.tasks import deliveries_dispatch_task
+
+    task_wake_on_commit(task=deliveries_dispatch_task)
 
 
 @transaction.atomic
@@ -282,18 +278,18 @@ def delivery_replay(*, delivery: Delivery, now: datetime | None = None) -> Deliv
 
 
 def deliveries_claim(*, now: datetime, limit: int) -> list[int]:
-    """Reserve up to `limit` due deliveries for this worker (a lease), skipping rows others hold."""
-    with transaction.atomic():
-        ids = list(
-            Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:limit]
-        )
-        if ids:
-            Delivery.objects.filter(id__in=ids).update(lease_until=now + conf.lease())
-    return ids
+    """Reserve up to `limit` due deliveries for this worker (a lease), skipping rows others hold;
+    returns their ids, oldest due first."""
+    rows = rows_claim(
+        queryset=Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        ),
+        limit=limit,
+        order_by=["next_attempt_at", "id"],
+        lease={"lease_until": now + conf.lease()},
+        returning=("id", "next_attempt_at"),
+    )
+    return [pk for pk, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 
 def deliveries_dispatch(*, now: datetime | None = None, max_batches: int = 20) -> int:
@@ -365,12 +361,16 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
 
 
 def _rate_allows(endpoint: Endpoint, now: datetime) -> bool:
-    key = f"partner:rate:{endpoint.pk}:{int(now.timestamp())}"
-    cache.add(key, 0, timeout=5)
-    try:
-        return cache.incr(key) <= (endpoint.rate_limit or 0)
-    except ValueError:  # the key expired between add and incr
-        return True
+    # Fail closed: the limit is the partner's, and our Redis blinking must not flood them. The
+    # bucket runs on `now`, the clock deliveries are scheduled with.
+    grant = rate_take(
+        key=f"partner:{endpoint.pk}",
+        wanted=1,
+        rate=endpoint.rate_limit,
+        fail_open=False,
+        now=now.timestamp(),
+    )
+    return grant.granted == 1
 
 
 def _retry_delay(*, failed_in_round: int, retry_after: float | None) -> float | None:

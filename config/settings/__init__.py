@@ -1,4 +1,5 @@
-"""Default settings: safe for the demo (SQLite, in-process Celery) and for development.
+"""Default settings: for the demo and for development (PostgreSQL: the embedded one when
+DATABASE_URL is unset; Celery in-process when REDIS_URL is unset, as `manage.py demo_run` sets it).
 
 Each concern has its own module; each app's periodic tasks are declared there as <APP>_BEAT and
 merged here into the one beat schedule (django-celery-beat's DatabaseScheduler installs them).

@@ -1,5 +1,8 @@
 """Django core: apps, middleware, database, auth, i18n, static files."""
 
+from django.core.exceptions import ImproperlyConfigured
+
+from . import services
 from .env import BASE_DIR, DEFAULT_SECRET_KEY, env
 
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
@@ -70,23 +73,21 @@ TEMPLATES = [
     },
 ]
 
-# SQLite for the demo; DATABASE_URL=postgres://… for anything real.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'voyage.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the demo server read while the loader writes.
-    # synchronous=NORMAL is durable in WAL mode except for the last commits on power loss, and
-    # avoids an fsync per commit, which dominated demo loading time.
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+# PostgreSQL only; DATABASE_URL unset: the embedded PostgreSQL (see services.py).
+_database_url = services.database_url()
+DATABASES = {"default": env.db_url_config(_database_url)}
+if DATABASES["default"].get("ENGINE") != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={_database_url.split(':', 1)[0]}:…: Voyage runs on PostgreSQL only. Set "
+        "DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DB, or unset it to use the embedded PostgreSQL."
     )
-    DATABASES["default"]["OPTIONS"]["timeout"] = 30
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Temporary: tracking/ingest.py still reads it until the core floor's JSON bulk writes replace that
+# code; always True (there is no other database). Remove with its last reader.
+IS_POSTGRES = True
 
-IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
-
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = services.redis_url()
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -131,7 +132,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-
-# The (name, timestamp) INCLUDE (profile_id) index is a PostgreSQL covering index; SQLite (the demo)
-# builds it without the extra column, which is fine there.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+# (services.py refuses to start without DATABASE_URL here: production never runs the embedded one.)
 from . import *  # noqa: F401,F403
 from .env import DEFAULT_SECRET_KEY, env
 

@@ -11,13 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
-from django.utils import timezone
-
 from journeys import partner_events
 from journeys.engine.core import RunState, Visit
-from tracking import signals as tracking_signals
-from tracking.models import Profile
+from tracking.services.profiles import profiles_edit
 
 if TYPE_CHECKING:
     from channels.services import EnqueueRequest
@@ -66,7 +62,7 @@ class ActionBatch:
                 outcome.append({"tag": {op: name}})
             elif kind == "set_trait":
                 for path, value in body.items():
-                    self._profile_edits.setdefault(run.profile_id, []).append(("trait", (path, value)))
+                    self._profile_edits.setdefault(run.profile_id, []).append(("trait_set", (path, value)))
                 outcome.append({"set_trait": sorted(body)})
         return outcome
 
@@ -91,6 +87,7 @@ class ActionBatch:
             stage_key=visit.stage_key,
             variant=visit.variant,
             idempotency_key=send_idempotency_key(run_id=run.pk, visit=visit.seq, index=index),
+            run_id=run.pk,
         )
         self._sends.append((request, outcome))
         return outcome
@@ -185,36 +182,8 @@ class ActionBatch:
                 outcome["send"], outcome["message_id"] = message.status, message.message_id
             self._sends = []
         if self._profile_edits:
-            profiles = Profile.objects.select_for_update().in_bulk(list(self._profile_edits))
-            stamp = timezone.now().isoformat()
-            for pid, edits in self._profile_edits.items():
-                profile = profiles.get(pid)
-                if profile is None:
-                    continue
-                profile_apply_edits(profile, edits, stamp=stamp)
-                profile.save(update_fields=["tags", "traits", "trait_updated_at", "updated_at"])
-            changed = list(self._profile_edits)
-            transaction.on_commit(
-                lambda: tracking_signals.profile_changed.send(sender=Profile, profile_ids=changed)
-            )
+            # Through tracking, which owns the row lock, the trait-time format (stamped at the batch's
+            # `now`, so `run_due --now` edits at the time it simulates) and the profile_changed signal.
+            profiles_edit(edits=self._profile_edits, at=self.now)
+            self._profile_edits = {}
         partner_events.publish_many(self._announcements)
-
-
-def profile_apply_edits(profile: Profile, edits: list[tuple[str, Any]], *, stamp: str) -> None:
-    tags = list(profile.tags or [])
-    for kind, arg in edits:
-        if kind == "tag_add" and arg not in tags:
-            tags.append(arg)
-        elif kind == "tag_remove" and arg in tags:
-            tags.remove(arg)
-        elif kind == "trait":
-            path, value = arg
-            parts = path.split(".")
-            target = profile.traits
-            for part in parts[:-1]:
-                if not isinstance(target.get(part), dict):
-                    target[part] = {}
-                target = target[part]
-            target[parts[-1]] = value
-            profile.trait_updated_at[parts[0]] = stamp
-    profile.tags = tags

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from journeys.conds import event_matches
 from journeys.definition import first_stage_key, stages_by_key, transition_kind
 from journeys.schedule import after_due
+from tracking.conditions import event_matches
 
 # A valid definition never loops without waiting; this only bounds damage from a bad migration mapping.
 MAX_HOPS_PER_PASS = 100
@@ -267,6 +267,32 @@ def _exit_time(
 def goal_deadline(definition: dict, entered_at: datetime) -> datetime | None:
     goal = definition.get("goal")
     return entered_at + timedelta(days=goal["within_days"]) if goal else None
+
+
+def goal_event_names(definition: dict) -> set[str]:
+    goal = definition.get("goal")
+    return {goal["event"]} if goal else set()
+
+
+def goal_matches(definition: dict, *, name: str, properties: dict, at: datetime) -> bool:
+    """Whether one event is the definition's goal (its event name and `where`), wherever it happened."""
+    goal = definition.get("goal")
+    return bool(goal) and event_matches(name=name, properties=properties, match=goal, now=at)
+
+
+def goal_conversion(
+    definition: dict, facts: Facts, *, profile_id: int, entered_at: datetime, now: datetime
+) -> EventFact | None:
+    """The event that converted a run entered at `entered_at`: the first goal event after the entry and
+    no later than the goal deadline (nor `now`). The engine (catching up) and the dry run both ask this;
+    live events are checked one by one with goal_matches as they arrive."""
+    deadline = goal_deadline(definition, entered_at)
+    if deadline is None:
+        return None
+    for ev in facts.events(profile_id, goal_event_names(definition), entered_at, min(deadline, now)):
+        if goal_matches(definition, name=ev.name, properties=ev.properties, at=ev.timestamp):
+            return ev
+    return None
 
 
 def entry_matches_event(definition: dict, *, name: str, properties: dict, at: datetime) -> bool:

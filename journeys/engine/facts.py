@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.db.models import F
 
-from channels.bulk import AnyOf
+from core.bulk import AnyOf
 from journeys.engine.core import EventFact
 from journeys.schedule import zone_for
 from tracking.models import Event, Profile

@@ -26,10 +26,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from channels.bulk import AnyOf, records_update
-from journeys.conds import event_matches
+from core.bulk import AnyOf, records_update
+from core.claim import commit_without_waiting_for_disk, rows_claim, rows_give_back
 from journeys.engine.actions import ActionBatch
-from journeys.engine.core import RunState, run_plan, watched_event_names
+from journeys.engine.core import RunState, goal_conversion, goal_event_names, run_plan, watched_event_names
 from journeys.engine.facts import BatchFacts, audience_slugs
 from journeys.models import Journey, JourneyStatus, Run, RunStatus, RunStep
 from journeys.versions_cache import definition_of
@@ -59,21 +59,6 @@ class AdvanceResult:
         self.journeys |= other.journeys
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """Let this transaction's COMMIT return before its WAL reaches disk (PostgreSQL only).
-
-    Safe for the engine's own transactions, and it saves a disk flush per claim and per batch: a
-    server crash can only lose the last fraction of a second of batches, and a lost batch is lost
-    whole (runs, steps, outbox rows and profile edits are one transaction), so its runs are simply
-    due again and redo the same visits under the same idempotency keys. Nothing a batch wrote can
-    have reached the outside world first: dispatch claims an outbox row with a synchronous commit,
-    and a synchronous commit flushes all WAL before it, this batch included.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def lease_seconds() -> int:
     return getattr(settings, "JOURNEYS_LEASE_SECONDS", 120)
 
@@ -86,25 +71,18 @@ def runs_claim(*, now: datetime, limit: int, owner: str, journey_id: int | None 
     qs = qs.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=real_now))
     if journey_id is not None:
         qs = qs.filter(journey_id=journey_id)
-    # of=self: the joined journey row must not be locked, or concurrent claims would skip each other.
-    due = qs.order_by("due_at").select_for_update(skip_locked=True, of=("self",)).values("id")[:limit]
-    with transaction.atomic():
-        _commit_without_waiting_for_disk()
-        if connection.vendor == "postgresql":
-            # One statement: lock, lease and return the batch (no id list sent back and forth). The
-            # locking scan is a materialized CTE, so it runs exactly once whatever the plan.
-            inner, params = due.query.sql_with_params()
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"WITH due AS MATERIALIZED ({inner}) UPDATE {Run._meta.db_table} AS r "
-                    "SET lease_until = %s, lease_owner = %s FROM due WHERE r.id = due.id RETURNING r.id",
-                    [*params, until, owner],
-                )
-                return [row[0] for row in cursor.fetchall()]
-        ids = list(due.values_list("id", flat=True))
-        if ids:
-            Run.objects.filter(pk__in=ids).update(lease_until=until, lease_owner=owner)
-    return ids
+    # One statement, its own transaction, committed without waiting for the disk: a claim lost in a
+    # server crash only means its runs are due again, and nothing a batch writes can reach the outside
+    # world first (dispatch claims an outbox row with a synchronous commit, which flushes all WAL
+    # before it, this batch included).
+    rows = rows_claim(
+        queryset=qs,
+        limit=limit,
+        order_by=["due_at"],
+        lease={"lease_until": until, "lease_owner": owner},
+        wait_for_disk=False,
+    )
+    return [row[0] for row in rows]
 
 
 @dataclass(slots=True)
@@ -139,7 +117,9 @@ _ROW_COLUMNS = [f for f in RunRow.__dataclass_fields__ if f != "journey"]
 def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceResult:
     """Advance the leased runs as of `now`, in one transaction."""
     result = AdvanceResult(batches=1)
-    _commit_without_waiting_for_disk()
+    # A lost batch is lost whole (runs, steps, outbox rows and profile edits are one transaction), so
+    # its runs are simply due again and redo the same visits under the same idempotency keys.
+    commit_without_waiting_for_disk()
     runs = [
         RunRow(*row)
         for row in Run.objects.select_for_update(skip_locked=True, of=("self",))
@@ -158,9 +138,7 @@ def runs_process(*, run_ids: list[int], owner: str, now: datetime) -> AdvanceRes
     names: set[str] = set()
     slugs: set[str] = set()
     for d in definitions.values():
-        names |= watched_event_names(d)
-        if d.get("goal"):
-            names.add(d["goal"]["event"])
+        names |= watched_event_names(d) | goal_event_names(d)
         slugs |= audience_slugs(d)
     facts = BatchFacts(
         profile_ids={r.profile_id for r in runs},
@@ -222,14 +200,12 @@ def _goal_check(
     run: RunRow, definition: dict, facts: BatchFacts, now: datetime, actions: ActionBatch
 ) -> None:
     """Conversions the engine sees while catching up (live ones are recorded as events arrive)."""
-    goal = definition.get("goal")
-    if not goal or run.converted_at is not None or run.goal_deadline is None:
+    if run.converted_at is not None or run.goal_deadline is None:
         return
-    for ev in facts.events(run.profile_id, {goal["event"]}, run.entered_at, min(run.goal_deadline, now)):
-        if event_matches(name=ev.name, properties=ev.properties, match=goal, now=ev.timestamp):
-            run.converted_at, run.conversion_event_id = ev.timestamp, ev.id
-            actions.announce_conversion(run=run, event_name=ev.name, at=ev.timestamp)
-            return
+    ev = goal_conversion(definition, facts, profile_id=run.profile_id, entered_at=run.entered_at, now=now)
+    if ev is not None:
+        run.converted_at, run.conversion_event_id = ev.timestamp, ev.id
+        actions.announce_conversion(run=run, event_name=ev.name, at=ev.timestamp)
 
 
 def _copy_state(run: RunRow, state: RunState) -> None:
@@ -242,13 +218,8 @@ _STEP_COLUMNS = ("run_id", "seq", "stage_key", "from_stage", "reason", "at", "de
 
 
 def _steps_write(steps: list[tuple]) -> None:
-    """COPY on PostgreSQL (the step rows are most of a batch's writes); bulk_create elsewhere."""
+    """COPY: the step rows are most of a batch's writes."""
     if not steps:
-        return
-    if connection.vendor != "postgresql":
-        RunStep.objects.bulk_create(
-            [RunStep(**dict(zip(_STEP_COLUMNS, row, strict=True))) for row in steps], batch_size=2000
-        )
         return
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
@@ -258,7 +229,7 @@ def _steps_write(steps: list[tuple]) -> None:
 
 
 def _runs_write(runs: list[RunRow]) -> None:
-    """One UPDATE per batch (channels.bulk.records_update: a jsonb recordset on PostgreSQL), releasing
+    """One UPDATE per batch (core.bulk.records_update: a jsonb recordset on PostgreSQL), releasing
     the lease. A conversion already on the row stays: the row is locked, so a value loaded as set is
     written back unchanged, and one found by this batch only fills an empty column."""
     fields = ["stage_key", "stage_entered_at", "visits", "variant", "status", "due_at", "ended_at",
@@ -298,10 +269,9 @@ def _leases_release(run_ids: list[int], *, owner: str) -> None:
     (another worker's claim scan locks the rows it looks at until it commits, even those it then
     finds leased; news may be updating one). Released, they are due again for the next claim rather
     than waiting out the lease; rows another worker has taken over since are left alone."""
-    with transaction.atomic():
-        Run.objects.filter(AnyOf(F("pk"), run_ids), lease_owner=owner).update(
-            lease_until=None, lease_owner=""
-        )
+    rows_give_back(
+        model=Run, ids=run_ids, owner={"lease_owner": owner}, release={"lease_until": None, "lease_owner": ""}
+    )
 
 
 def runs_wake(*, times_by_profile: dict[int, datetime], journey_ids: set[int] | None = None) -> int:

@@ -1,6 +1,5 @@
 """The demo's reports: once the demo's campaigns have run (load_demo calls the upper floors in order,
-this one last), the rollups are rebuilt from their rows so the report pages open with figures.
-Works on SQLite (the default demo) through the Python path, on PostgreSQL through SQL."""
+this one last), the rollups are rebuilt from their rows so the report pages open with figures."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 
 from journeys.reports.models import METRICS
 
@@ -44,7 +43,6 @@ class Window:
     gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     batch: dict[str, list[int]] = field(default_factory=dict)  # fold only: ids of B
     pending_profiles: list[int] | None = None  # fold/live: conversions of these profiles only
-    _batch_sets: dict[str, set[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def b(self, source: str, col: str, p: dict) -> str:
         """SQL predicate: the row is in B (read now)."""
@@ -73,68 +71,14 @@ class Window:
             return "FALSE"
         return "(" + " OR ".join(f"{col} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in gaps) + ")"
 
-    # The same predicates for the Python path (pyfacts): a coarse ORM filter, then the exact test.
-    def b_q(self, source: str) -> Q:
-        """Rows that may be in B (pyfacts keeps those for which b_has is true)."""
-        if self.mode == "raw":
-            return Q()
-        if self.mode == "fold":
-            ids = self.batch.get(source, [])
-            return Q(pk__gte=min(ids), pk__lte=max(ids)) if ids else Q(pk__in=[])
-        cur = self.cursors.get(source, 0)
-        if self.mode == "live":
-            q = Q(pk__gt=cur)
-            for lo, hi in self.gaps.get(source, []):
-                q |= Q(pk__range=(lo, hi))
-            return q
-        return Q(pk__lte=cur)  # rebuild
 
-    def b_has(self, source: str, row_id: int) -> bool:
-        if self.mode == "raw":
-            return True
-        if self.mode == "fold":
-            if source not in self._batch_sets:
-                self._batch_sets[source] = set(self.batch.get(source, []))
-            return row_id in self._batch_sets[source]
-        in_gap = self._in_gap(source, row_id)
-        if self.mode == "live":
-            return row_id > self.cursors.get(source, 0) or in_gap
-        return row_id <= self.cursors.get(source, 0) and not in_gap  # rebuild
-
-    def f_has(self, source: str, row_id: int) -> bool:
-        if self.mode in ("raw", "rebuild"):
-            return False
-        return row_id <= self.cursors.get(source, 0) and not self._in_gap(source, row_id)
-
-    def _in_gap(self, source: str, row_id: int) -> bool:
-        return any(lo <= row_id <= hi for lo, hi in self.gaps.get(source, []))
-
-
-def engine() -> str:
-    """How figures are computed: "sql" (PostgreSQL: the set-based statements below, the fast path)
-    or "python" (pyfacts: the same definitions over ORM rows, for SQLite, i.e. the demo).
-    settings.REPORTS_ENGINE forces one (tests run the Python path on PostgreSQL to compare)."""
-    forced = getattr(settings, "REPORTS_ENGINE", "")
-    if forced:
-        return forced
-    return "sql" if connection.vendor == "postgresql" else "python"
-
-
-@lru_cache(maxsize=2)
-def _zones_of(vendor: str) -> tuple[str, ...]:
-    if vendor != "postgresql":
-        import zoneinfo
-
-        return tuple(sorted(zoneinfo.available_timezones()))
+@lru_cache(maxsize=1)
+def known_zones() -> tuple[str, ...]:
+    """Zone names a profile may use (PostgreSQL's list, so SQL and Python agree); others read as
+    the workspace zone."""
     with connection.cursor() as cur:
         cur.execute("SELECT name FROM pg_timezone_names")
         return tuple(sorted(r[0] for r in cur.fetchall()))
-
-
-def known_zones() -> tuple[str, ...]:
-    """Zone names a profile may use; others read as the workspace zone. The database's list on
-    PostgreSQL (both paths use it there, so they agree), Python's tz database elsewhere."""
-    return _zones_of(connection.vendor)
 
 
 def _zone(profile_alias: str) -> str:
@@ -335,13 +279,9 @@ def recipients_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
     return (
         _select(dims, hour_sql("r.sent_at"), local_hour_sql("r.sent_at"), {"entered": "1"})
         + f" FROM {recipients} r JOIN {broadcasts} b ON b.id = r.broadcast_id JOIN {profiles} p ON p.id = r.profile_id"
-        + f" LEFT JOIN {messages} m ON m.idempotency_key = {_broadcast_key('r')}"
+        + f" LEFT JOIN {messages} m ON m.broadcast_recipient_id = r.id"
         + f" WHERE {w.b('recipient', 'r.id', p)}{where}"
     )
-
-
-def _broadcast_key(alias: str) -> str:
-    return f"('broadcast:' || {alias}.broadcast_id || ':' || {alias}.occurrence || ':' || {alias}.profile_id)"
 
 
 REVENUE = """(CASE WHEN jsonb_typeof(ev.properties->'revenue') = 'number' THEN (ev.properties->>'revenue')::numeric
@@ -384,15 +324,15 @@ def conversions_candidates_sql(w: Window, p: dict, campaign: tuple[str, int] | N
     journey_runs = f"""
         SELECT 'run'::varchar AS source, r.id AS source_id, 'journey'::varchar AS campaign_kind,
                r.journey_id AS campaign_id, r.profile_id, r.holdout, r.converted_at,
-               round(COALESCE({REVENUE}, 0), 6) AS revenue, r.id AS run_id, NULL::varchar AS message_key
+               round(COALESCE({REVENUE}, 0), 6) AS revenue, r.id AS run_id, NULL::bigint AS message_id
           FROM {runs} r LEFT JOIN {events} ev ON ev.id = r.conversion_event_id
          WHERE {" AND ".join(run_where)}
     """
     broadcast_rcpts = f"""
         SELECT 'recipient'::varchar, r.id, 'broadcast'::varchar, r.broadcast_id, r.profile_id, FALSE,
-               ev.timestamp, round(COALESCE({REVENUE}, 0), 6), NULL::bigint, m.idempotency_key
+               ev.timestamp, round(COALESCE({REVENUE}, 0), 6), NULL::bigint, m.id
           FROM {recipients} r JOIN {broadcasts} b ON b.id = r.broadcast_id
-          JOIN {messages} m ON m.idempotency_key = {_broadcast_key("r")} AND m.sent_at IS NOT NULL
+          JOIN {messages} m ON m.broadcast_recipient_id = r.id AND m.sent_at IS NOT NULL
           JOIN LATERAL (
               SELECT e.timestamp, e.properties FROM {events} e
                WHERE e.profile_id = r.profile_id AND e.name = b.conversion_event
@@ -415,9 +355,7 @@ def conversions_sql(p: dict, conv: str) -> str:
                row_number() OVER (PARTITION BY c.source, c.source_id ORDER BY m.sent_at DESC, m.id DESC) AS last_rank,
                count(*) OVER (PARTITION BY c.source, c.source_id) AS n
           FROM {conv} c JOIN {messages} m
-            ON (c.run_id IS NOT NULL AND m.profile_id = c.profile_id AND m.campaign_kind = 'journey'
-                AND m.campaign_id = c.campaign_id AND m.idempotency_key LIKE 'journey-run:' || c.run_id || ':%%')
-            OR (c.message_key IS NOT NULL AND m.idempotency_key = c.message_key)
+            ON m.run_id = c.run_id OR m.id = c.message_id
          WHERE NOT c.holdout AND m.sent_at IS NOT NULL AND m.sent_at <= c.converted_at
     """
     credited = _select(

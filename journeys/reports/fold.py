@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from journeys.reports import facts, pyfacts
+from journeys.reports import facts
 from journeys.reports.facts import SOURCES, Window
 from journeys.reports.models import (
     DIMENSIONS,
@@ -44,8 +44,6 @@ PENDING_SECONDS = 900  # how long a profile's fresh events are watched for journ
 def jit_off() -> None:
     """These statements are wide (dozens of sums over unions) and cheap to run: PostgreSQL's JIT
     would spend seconds compiling them, so it is off for the transaction."""
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cur:
         cur.execute("SET LOCAL jit = off")
 
@@ -213,24 +211,13 @@ def rollups_fold(*, limit: int | None = None) -> FoldStats:
         w.batch[source] = fetched[source] + sorted(found[source])
         stats.rows += len(w.batch[source])
     w.pending_profiles = list(PendingProfile.objects.values_list("profile_id", flat=True))
-    if facts.engine() == "python":
-        zones = pyfacts.Zones()
-        if stats.rows:
-            acc = pyfacts.Deltas()
-            pyfacts.deltas_add(acc, w, None, cost_state=True, zones=zones)
-            pyfacts.rollups_add(acc)
-            pyfacts.cost_state_refresh(w, None, zones)
-            pyfacts.firsts_refresh(w, None)
-        if w.pending_profiles:
-            stats.conversions = pyfacts.conversions_fold(w, None, zones)
-    else:
-        if stats.rows:
-            p = facts.zone_params({})
-            _rollup_upsert(deltas_sql(w, p, None, cost_state=True), p)
-            _cost_state_refresh(w, facts.zone_params({}), None)
-            _firsts_refresh(w, {}, None)
-        if w.pending_profiles:
-            stats.conversions = _conversions_fold(w, None)
+    if stats.rows:
+        p = facts.zone_params({})
+        _rollup_upsert(deltas_sql(w, p, None, cost_state=True), p)
+        _cost_state_refresh(w, facts.zone_params({}), None)
+        _firsts_refresh(w, {}, None)
+    if w.pending_profiles:
+        stats.conversions = _conversions_fold(w, None)
     for source, cursor in cursors.items():
         cursor.gaps = _gaps_after(cursor=cursor, fetched=fetched[source], found=found[source], now=now)
         if fetched[source]:
@@ -325,63 +312,31 @@ def _rebuild_phases(w: Window, campaign: tuple[str, int] | None) -> list[tuple[s
     """The rebuild as named steps (for a progress bar): each source's sums are added on their own,
     which in rebuild mode (nothing folded before, every figure positive) gives the same rows as one
     statement over all of them."""
-    if facts.engine() == "python":
-        zones = pyfacts.Zones()
 
-        def add(fn: Callable[..., None], **kw: object) -> Callable[[], object]:
-            def step() -> object:
-                acc = pyfacts.Deltas()
-                fn(acc, w, campaign, zones=zones, **kw)
-                return pyfacts.rollups_add(acc)
+    def upsert(sql_of: Callable[[dict], str]) -> Callable[[], object]:
+        def step() -> object:
+            p = facts.zone_params({})
+            sql = sql_of(p)
+            return _rollup_upsert(sql, p) if sql else 0
 
-            return step
+        return step
 
-        steps: list[Callable[[], object]] = [
-            add(pyfacts.messages_add),
-            add(pyfacts.events_add),
-            add(pyfacts.costs_add, state=False),
-            add(pyfacts.runs_add),
-            add(pyfacts.recipients_add),
-            lambda: pyfacts.cost_state_refresh(w, campaign, zones),
-            lambda: pyfacts.firsts_refresh(w, campaign),
-            lambda: pyfacts.conversions_fold(w, campaign, zones),
-        ]
-    else:
-
-        def upsert(sql_of: Callable[[dict], str]) -> Callable[[], object]:
-            def step() -> object:
-                p = facts.zone_params({})
-                sql = sql_of(p)
-                return _rollup_upsert(sql, p) if sql else 0
-
-            return step
-
-        steps = [
-            upsert(lambda p: facts.messages_sql(w, p, campaign)),
-            upsert(lambda p: facts.events_sql(w, p, campaign)),
-            upsert(lambda p: facts.costs_sql(w, p, campaign, state="")),
-            upsert(lambda p: facts.runs_sql(w, p, campaign)),
-            upsert(lambda p: facts.recipients_sql(w, p, campaign)),
-            lambda: _cost_state_refresh(w, facts.zone_params({}), campaign),
-            lambda: _firsts_refresh(w, {}, campaign),
-            lambda: _conversions_fold(w, campaign),
-        ]
+    steps: list[Callable[[], object]] = [
+        upsert(lambda p: facts.messages_sql(w, p, campaign)),
+        upsert(lambda p: facts.events_sql(w, p, campaign)),
+        upsert(lambda p: facts.costs_sql(w, p, campaign, state="")),
+        upsert(lambda p: facts.runs_sql(w, p, campaign)),
+        upsert(lambda p: facts.recipients_sql(w, p, campaign)),
+        lambda: _cost_state_refresh(w, facts.zone_params({}), campaign),
+        lambda: _firsts_refresh(w, {}, campaign),
+        lambda: _conversions_fold(w, campaign),
+    ]
     return list(zip(REBUILD_PHASES, steps, strict=True))
 
 
 def profiles_mark_pending(*, profile_ids: list[int]) -> None:
     """Fresh events for these profiles: watch their runs and broadcast receipts for conversions."""
     if not profile_ids:
-        return
-    if connection.vendor != "postgresql":
-        now = timezone.now()
-        PendingProfile.objects.bulk_create(
-            [PendingProfile(profile_id=pid, at=now) for pid in sorted(set(profile_ids))],
-            batch_size=pyfacts.CHUNK,
-            update_conflicts=True,
-            unique_fields=["profile_id"],
-            update_fields=["at"],
-        )
         return
     tbl = facts.table("reports.PendingProfile")
     with connection.cursor() as cur:

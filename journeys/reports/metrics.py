@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 
-from journeys.reports import facts, pyfacts
+from journeys.reports import facts
 from journeys.reports.facts import Window
 from journeys.reports.fold import deltas_sql, jit_off
 from journeys.reports.models import (
@@ -25,8 +25,6 @@ from journeys.reports.models import (
     DECIMAL_METRICS,
     METRICS,
     CampaignSpend,
-    ChannelCost,
-    HourlyRollup,
     PendingProfile,
 )
 from journeys.reports.stats import Verdict, ab_verdict, newcombe_difference, ratio_interval, wilson
@@ -101,11 +99,9 @@ def _bound(value: datetime | date | None, q: ReportQuery, *, end: bool) -> datet
 
 def _read_window() -> Window:
     """The cursors, share-locked until the report's transaction ends: a fold (which holds them for
-    update) either finished before or starts after, so rollups and live rows never overlap.
-    (SQLite has no row locks: its transaction reads one snapshot, which gives the same guarantee.)"""
-    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    update) either finished before or starts after, so rollups and live rows never overlap."""
     with connection.cursor() as cur:
-        cur.execute(f"SELECT source, position, gaps FROM {facts.table('reports.RollupCursor')}{lock}")
+        cur.execute(f"SELECT source, position, gaps FROM {facts.table('reports.RollupCursor')} FOR SHARE")
         cursors = {source: (position, gaps) for source, position, gaps in cur.fetchall()}
     return Window(
         mode="live",
@@ -138,8 +134,6 @@ def report_groupings(q: ReportQuery, groupings: list[Grouping]) -> list[list[dic
         if bucketed and not q.bucket:
             raise ReportError("bucket: must be one of hour, day")
     with transaction.atomic():
-        if facts.engine() == "python":
-            return _groupings_py(q, groupings)
         jit_off()
         return _groupings_sql(q, groupings)
 
@@ -232,65 +226,6 @@ def _groupings_sql(q: ReportQuery, groupings: list[Grouping]) -> list[list[dict[
             rows.append(row)
         out.append(_finish(rows, cols))
     return out
-
-
-def _groupings_py(q: ReportQuery, groupings: list[Grouping]) -> list[list[dict[str, Any]]]:
-    """The same as _groupings_sql over ORM rows and pyfacts (SQLite: the demo)."""
-    zones = pyfacts.Zones()
-    acc = pyfacts.Deltas()
-    if q.source == "raw":
-        w = Window(mode="raw")
-        pyfacts.deltas_add(acc, w, q.campaign, cost_state=False, zones=zones)
-        rows = [(key, figures) for key, figures in acc.rows.items()]
-    else:
-        w = _read_window()
-        pyfacts.deltas_add(acc, w, q.campaign, cost_state=True, zones=zones)
-        rows = list(acc.rows.items())
-        rollups = HourlyRollup.objects.all()
-        if q.campaign is not None:
-            rollups = rollups.filter(campaign_kind=q.campaign[0], campaign_id=q.campaign[1])
-        dims = [*facts.DIM_NAMES.split(", "), "hour", "local_hour"]
-        for r in rollups.values(*dims, *METRICS):
-            rows.append((tuple(r[d] for d in dims), {m: r[m] for m in METRICS}))
-    credited = pyfacts.Deltas()
-    pyfacts.conversions_add(credited, pyfacts.conversion_candidates(w, q.campaign), zones)
-    rows += list(credited.rows.items())
-    view_zone = ZoneInfo("UTC" if q.tz != "workspace" else settings.TIME_ZONE)
-    start, end = _bound(q.start, q, end=False), _bound(q.end, q, end=True)
-    prices: dict[str, list[tuple[date, Decimal]]] = {}
-    for c in ChannelCost.objects.order_by("-valid_from"):
-        prices.setdefault(c.channel, []).append((c.valid_from, c.amount))
-    sums: list[dict[tuple, dict[str, Any]]] = [{} for _ in groupings]
-    names = facts.DIM_NAMES.split(", ")
-    for key, figures in rows:
-        at = key[7] if q.tz == "local" else key[6]
-        if (start and at < start) or (end and at >= end):
-            continue
-        row = dict(zip(names, key[:6], strict=True))
-        if q.bucket:
-            row["bucket"] = _bucket(at, q.bucket, view_zone, local=q.tz == "local")
-        sent = figures.get("sent") or 0
-        day = key[6].astimezone(UTC).date()
-        price = next((amount for since, amount in prices.get(row["channel"], []) if since <= day), Decimal(0))
-        for i, g in enumerate(groupings):
-            cols = _cols(*g)
-            target = sums[i].setdefault(tuple(row[c] for c in cols), {c: row[c] for c in cols})
-            for m, v in figures.items():
-                if v:
-                    target[m] = target.get(m, 0) + v
-            target["cost_configured"] = target.get("cost_configured", 0) + sent * price
-    return [_finish([_typed(r) for r in sums[i].values()], _cols(*g)) for i, g in enumerate(groupings)]
-
-
-def _bucket(at: datetime, bucket: str, zone: ZoneInfo, *, local: bool) -> datetime:
-    """date_trunc(bucket, at, zone): local buckets are wall-clock times, returned naive."""
-    if local:
-        at = at.astimezone(UTC).replace(tzinfo=None)
-        return at.replace(hour=0) if bucket == "day" else at
-    there = at.astimezone(zone)
-    if bucket == "day":
-        return datetime(there.year, there.month, there.day, tzinfo=zone)
-    return there.replace(minute=0, second=0, microsecond=0)
 
 
 def _ratio(a: float | Decimal, b: float | Decimal) -> float | None:

@@ -157,7 +157,7 @@ def dataset_generate(*, seed: int = 7, profiles: int = 300, start: datetime) -> 
                 m = Message.objects.create(
                     profile=person, channel=channel, template=template, campaign_kind="journey", campaign_id=journey.pk,
                     stage_key=stage, variant=variant, idempotency_key=f"journey-run:{run.pk}:visit:{visit}:action:0",
-                    due_at=at,
+                    run_id=run.pk, due_at=at,
                 )  # fmt: skip
                 Message.objects.filter(pk=m.pk).update(created_at=at)
                 evs, m = _timeline(rng, m, at, sms=channel == "sms")
@@ -177,13 +177,14 @@ def dataset_generate(*, seed: int = 7, profiles: int = 300, start: datetime) -> 
         if rng.random() < 0.66:
             variant = rng.choice(["A", "B"])
             sent = start + timedelta(days=2, hours=rng.randint(0, 3))
-            BroadcastRecipient.objects.create(
+            recipient = BroadcastRecipient.objects.create(
                 broadcast=broadcast, occurrence=1, profile=person, variant=variant, phase="all", sent_at=sent
             )
             m = Message.objects.create(
                 profile=person, channel="email", template=email_a if variant == "A" else email_b,
                 campaign_kind="broadcast", campaign_id=broadcast.pk, variant=variant,
-                idempotency_key=f"broadcast:{broadcast.pk}:1:{person.pk}", due_at=sent,
+                idempotency_key=f"broadcast:{broadcast.pk}:1:{person.pk}", broadcast_recipient_id=recipient.pk,
+                due_at=sent,
             )  # fmt: skip
             Message.objects.filter(pk=m.pk).update(created_at=sent)
             evs, m = _timeline(rng, m, sent, sms=False)

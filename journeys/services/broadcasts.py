@@ -201,6 +201,7 @@ def _send(
         chosen = [
             (pid, _variant_pick(b, variants, total, pid)) for pid in profile_ids[start : start + SEND_CHUNK]
         ]
+        recipient_ids = _recipients_add(b, chosen, phase, now)
         messages_enqueue_many(
             [
                 EnqueueRequest(
@@ -215,25 +216,37 @@ def _send(
                     idempotency_key=f"broadcast:{b.pk}:{b.occurrence}:{pid}",
                     send_at=send_at,
                     local_time=b.local_time or None,
+                    broadcast_recipient_id=recipient_ids.get(pid),
                 )
                 for pid, variant in chosen
             ]
         )
-        BroadcastRecipient.objects.bulk_create(
-            [
-                BroadcastRecipient(
-                    broadcast=b,
-                    occurrence=b.occurrence,
-                    profile_id=pid,
-                    variant=variant.key,
-                    phase=phase,
-                    sent_at=now,
-                )
-                for pid, variant in chosen
-            ],
-            ignore_conflicts=True,
-        )
     return len(profile_ids)
+
+
+def _recipients_add(
+    b: Broadcast, chosen: list[tuple[int, BroadcastVariant]], phase: str, now: datetime
+) -> dict[int, int]:
+    """Record who gets which variant (once per occurrence: a repeated tick keeps the first row) and
+    return profile id -> recipient row id, which each message carries for reports to join on."""
+    from core.bulk import ANY_UNIQUE, records_insert
+
+    rows = [
+        {"broadcast_id": b.pk, "occurrence": b.occurrence, "profile_id": pid, "variant": v.key, "phase": phase,
+         "sent_at": now}
+        for pid, v in chosen
+    ]  # fmt: skip
+    ids = {pid: rid for rid, pid in records_insert(
+        BroadcastRecipient, rows, returning=("id", "profile_id"), conflict_ignore=ANY_UNIQUE
+    )}  # fmt: skip
+    missing = [pid for pid, _ in chosen if pid not in ids]
+    if missing:
+        ids.update(
+            BroadcastRecipient.objects.filter(
+                broadcast=b, occurrence=b.occurrence, profile_id__in=missing
+            ).values_list("profile_id", "id")
+        )
+    return ids
 
 
 def _variant_pick(

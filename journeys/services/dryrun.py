@@ -6,9 +6,18 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from journeys.engine.core import RunState, goal_deadline, is_holdout, run_plan, watched_event_names
+from journeys.engine.core import (
+    RunState,
+    goal_conversion,
+    goal_deadline,
+    goal_event_names,
+    is_holdout,
+    run_plan,
+    watched_event_names,
+)
 from journeys.engine.facts import BatchFacts, audience_slugs
 from journeys.models import Journey, JourneyVersion, Run, RunStatus
+from tracking.conditions import event_matches
 from tracking.models import Event, Profile
 
 
@@ -60,7 +69,7 @@ def journey_dry_run(
     )
     facts = BatchFacts(
         profile_ids={profile_id},
-        event_names=watched_event_names(definition),
+        event_names=watched_event_names(definition) | goal_event_names(definition),
         slugs=audience_slugs(definition),
         since=entered_at,
         now=now,
@@ -79,17 +88,13 @@ def journey_dry_run(
     goal = None
     if definition.get("goal"):
         deadline = goal_deadline(definition, entered_at)
-        hit = (
-            Event.objects.filter(
-                profile_id=profile_id,
-                name=definition["goal"]["event"],
-                timestamp__gt=entered_at,
-                timestamp__lte=min(deadline, now),
-            )
-            .order_by("timestamp")
-            .first()
-        )
-        goal = {"deadline": deadline.isoformat(), "converted_at": hit.timestamp.isoformat() if hit else None}
+        assert deadline is not None
+        hit = goal_conversion(definition, facts, profile_id=profile_id, entered_at=entered_at, now=now)
+        goal = {
+            "deadline": deadline.isoformat(),
+            "converted_at": hit.timestamp.isoformat() if hit else None,
+            "event_id": hit.id if hit else None,
+        }
     return {
         "journey": journey.slug,
         "version": version.number,
@@ -109,8 +114,6 @@ def journey_dry_run(
 
 
 def _latest_entry_event(definition: dict, profile_id: int, now: datetime) -> datetime | None:
-    from journeys.conds import event_matches
-
     entry = definition.get("entry", {})
     if "event" not in entry:
         return None

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from channels.bulk import ANY_UNIQUE, records_insert
+from core.bulk import ANY_UNIQUE, records_insert
 from journeys.engine.core import goal_deadline, is_holdout
 from journeys.models import Journey, JourneyStatus, Run, RunStatus
 from journeys.versions_cache import definition_of

@@ -13,8 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from journeys import partner_events
-from journeys.conds import event_matches
-from journeys.engine.core import entry_matches_event, watched_event_names
+from journeys.engine.core import entry_matches_event, goal_matches, watched_event_names
 from journeys.engine.facts import audience_slugs
 from journeys.engine.runner import runs_wake
 from journeys.models import Journey, JourneyStatus, JourneyVersion, Run, RunStatus, RunStep
@@ -83,12 +82,11 @@ def goals_record(*, events: list[dict]) -> int:
     converted = 0
     announcements = []
     for version, definition in _running_versions():
-        goal = definition.get("goal")
-        if not goal:
+        if not definition.get("goal"):
             continue
         for e in events:
-            if not event_matches(
-                name=e["name"], properties=e["properties"] or {}, match=goal, now=e["timestamp"]
+            if not goal_matches(
+                definition, name=e["name"], properties=e["properties"] or {}, at=e["timestamp"]
             ):
                 continue
             runs = list(

@@ -216,7 +216,7 @@ def _consent_load(people: list[Shopper]) -> None:
         ).values_list("value", "profile_id")
     )
     profiles = Profile.objects.in_bulk(set(profile_of.values()))
-    # One transaction: thousands of small commits would dominate the demo's time on SQLite.
+    # One transaction: thousands of small commits (each a WAL flush) would dominate the demo's load time.
     with transaction.atomic():
         for shopper in with_consent:
             profile = profiles.get(profile_of.get(shopper.user_id, -1))

@@ -1,8 +1,8 @@
-"""Profile writes: merging two profiles, erasing one, setting consent and contact points."""
+"""Profile writes: editing tags and traits, merging two profiles, erasing one, setting consent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +54,66 @@ def traits_merge(
                 base_times[key] = at
                 changed = True
     return changed
+
+
+# One edit: ("tag_add", NAME), ("tag_remove", NAME) or ("trait_set", (DOTTED_PATH, VALUE)).
+ProfileEdit = tuple[str, Any]
+EDIT_KINDS = ("tag_add", "tag_remove", "trait_set")
+
+
+@transaction.atomic
+def profiles_edit(*, edits: Mapping[int, Sequence[ProfileEdit]], at: datetime) -> list[int]:
+    """Apply tag and trait edits made at `at` (the caller's clock: a journey run catching up with
+    `run_due --now` edits at the time it simulates), one save per profile; returns the ids changed.
+
+    The profiles are locked (in id order, so two callers cannot deadlock) for the read-modify-write.
+    A trait set here follows the same newest-wins rule as identify calls: its root trait is stamped
+    `trait_time(at)`, and a value an identify stamped later than `at` is kept. Traits that say where
+    the profile is (timezone, locale, country) update its locality. `profile_changed` is sent once,
+    after commit, for the profiles that changed. Unknown profile ids (erased) are skipped.
+    """
+    for kinds in edits.values():
+        for kind, _ in kinds:
+            if kind not in EDIT_KINDS:
+                raise ValueError(f"unknown profile edit {kind!r}; use one of: {', '.join(EDIT_KINDS)}")
+    stamp = trait_time(at)
+    changed: list[int] = []
+    for profile in Profile.objects.select_for_update().filter(pk__in=list(edits)).order_by("pk"):
+        before = (list(profile.tags or []), dict(profile.traits), dict(profile.trait_updated_at))
+        tags = list(profile.tags or [])
+        for kind, arg in edits[profile.pk]:
+            if kind == "tag_add" and arg not in tags:
+                tags.append(arg)
+            elif kind == "tag_remove" and arg in tags:
+                tags.remove(arg)
+            elif kind == "trait_set":
+                path, value = arg
+                _trait_set(profile, path.split("."), value, stamp)
+        profile.tags = tags
+        if (profile.tags, profile.traits, profile.trait_updated_at) == before:
+            continue
+        for field, value in locality_from_traits(profile.traits).items():
+            setattr(profile, field, value)
+        profile.save(update_fields=["tags", "traits", "trait_updated_at", *LOCALITY_FIELDS, "updated_at"])
+        changed.append(profile.pk)
+    if changed:
+        transaction.on_commit(lambda: signals.profile_changed.send(sender=Profile, profile_ids=changed))
+    return changed
+
+
+def _trait_set(profile: Profile, parts: list[str], value: Any, stamp: str) -> None:
+    root = parts[0]
+    if profile.trait_updated_at.get(root, "") > stamp:
+        return  # an identify newer than this edit already set it: newest wins, as for identifies
+    # Copies along the path, so the "before" snapshot in profiles_edit stays untouched.
+    traits = dict(profile.traits)
+    target = traits
+    for part in parts[:-1]:
+        target[part] = dict(target[part]) if isinstance(target.get(part), dict) else {}
+        target = target[part]
+    target[parts[-1]] = value
+    profile.traits = traits
+    profile.trait_updated_at = {**profile.trait_updated_at, root: stamp}
 
 
 @transaction.atomic

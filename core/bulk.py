@@ -1,14 +1,16 @@
-"""Set-based writes: one INSERT or UPDATE over a jsonb recordset on PostgreSQL (Django's bulk_update
-builds a CASE WHEN per row and field, which costs seconds per thousand rows), row by row elsewhere;
-and AnyOf, an id filter bound as one array."""
+"""Set-based writes: one INSERT or UPDATE over a jsonb recordset (Django's bulk_update builds a CASE
+WHEN per row and field, which costs seconds per thousand rows); `json_text`, the one way rows travel
+to PostgreSQL as a JSON document; and AnyOf, an id filter bound as one array. PostgreSQL only."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import orjson
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Lookup, Model
 
@@ -17,6 +19,16 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError
+
+
+def json_text(value: Any) -> str:
+    """`value` as one JSON document for `json_to_recordset`/`jsonb_to_recordset` (orjson: fast, and
+    datetimes in ISO 8601 with their offset). Decimals travel as strings; an integer beyond 64 bits,
+    which orjson refuses, goes through the standard library."""
+    try:
+        return orjson.dumps(value, default=_json_default).decode()
+    except TypeError:
+        return json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def _spec(fields: Sequence[Any]) -> str:
@@ -32,7 +44,7 @@ def records_update(
     where: str = "",
     params: Sequence[Any] = (),
 ) -> list[int]:
-    """UPDATE many rows from plain dicts ({"pk": …, attname: value}) in one statement; PostgreSQL only.
+    """UPDATE many rows from plain dicts ({"pk": …, attname: value}) in one statement.
 
     Values are plain Python values (str, int, datetime, Decimal, dict for JSON). Fields listed in
     `keep_when_null` keep the row's value where the record has None. `where` adds conditions on the
@@ -42,8 +54,6 @@ def records_update(
         return []
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
-    if connection.vendor != "postgresql":
-        return _records_update_rowwise(model, records, columns, keep_when_null, where, params)
     pk_type = meta.pk.db_type(connection).replace("serial", "int")
     assignments = ", ".join(
         f'"{f.column}" = COALESCE(v."{f.column}", t."{f.column}")'
@@ -56,12 +66,9 @@ def records_update(
         f"FROM jsonb_to_recordset(%s::jsonb) AS v(pk {pk_type}, {_spec(columns)}) "
         f'WHERE t."{meta.pk.column}" = v.pk {where} RETURNING t."{meta.pk.column}"'
     )
-    payload = orjson.dumps(
-        [{"pk": r["pk"], **{f.column: r.get(f.attname) for f in columns}} for r in records],
-        default=_json_default,
-    )
+    payload = json_text([{"pk": r["pk"], **{f.column: r.get(f.attname) for f in columns}} for r in records])
     with connection.cursor() as cursor:
-        cursor.execute(sql, [payload.decode(), *params])
+        cursor.execute(sql, [payload, *params])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -73,7 +80,7 @@ def records_insert(
     conflict_ignore: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
     """INSERT many rows from plain dicts (attname → value; missing fields take their defaults) in one
-    statement; PostgreSQL only. Returns the `returning` columns of each new row.
+    statement. Returns the `returning` columns of each new row.
 
     `conflict_ignore` names the columns of a unique constraint: a row that would violate it is left
     out (ON CONFLICT … DO NOTHING, waiting for a concurrent insert of the same key to settle) and
@@ -84,8 +91,6 @@ def records_insert(
     columns = [f for f in meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in columns if f.has_default() or f.null}
     conflict = _conflict_clause(conflict_ignore)
-    if connection.vendor != "postgresql":
-        return _records_insert_rowwise(model, records, columns, defaults, returning, conflict)
     names = ", ".join(f'"{f.column}"' for f in columns)
     sql = (
         f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} '
@@ -101,34 +106,8 @@ def records_insert(
         records = [{renamed.get(k, k): v for k, v in record.items()} for record in records]
     rows = [base | record for record in records]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [orjson.dumps(rows, default=_json_default).decode()])
+        cursor.execute(sql, [json_text(rows)])
         return cursor.fetchall()
-
-
-# SQLite (the demo) has no jsonb_to_recordset: the same statements row by row, values prepared the
-# way Django stores them. Throughput there is not a goal; correctness is.
-
-
-def _records_update_rowwise(model, records, columns, keep_when_null, where, params) -> list[int]:
-    meta = model._meta
-    assignments = ", ".join(
-        f'"{f.column}" = COALESCE(%s, "{f.column}")' if f.name in keep_when_null else f'"{f.column}" = %s'
-        for f in columns
-    )
-    # This SQLite build does not alias UPDATE targets, so the caller's `t.` becomes the table name.
-    table = f'"{meta.db_table}"'
-    where = where.replace("t.", f"{table}.")
-    sql = (
-        f"UPDATE {table} SET {assignments} "
-        f'WHERE {table}."{meta.pk.column}" = %s {where} RETURNING "{meta.pk.column}"'
-    )
-    updated: list[int] = []
-    with connection.cursor() as cursor:
-        for record in records:
-            values = [f.get_db_prep_save(record.get(f.attname), connection) for f in columns]
-            cursor.execute(sql, [*values, record["pk"], *params])
-            updated.extend(row[0] for row in cursor.fetchall())
-    return updated
 
 
 # conflict_ignore=ANY_UNIQUE: a row that would violate any unique constraint is left out (for tables
@@ -145,31 +124,10 @@ def _conflict_clause(columns: Sequence[str]) -> str:
     return f"ON CONFLICT ({quoted}) DO NOTHING "
 
 
-def _records_insert_rowwise(
-    model, records, columns, defaults, returning, conflict=""
-) -> list[tuple[Any, ...]]:
-    meta = model._meta
-    names = ", ".join(f'"{f.column}"' for f in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    sql = (
-        f'INSERT INTO "{meta.db_table}" ({names}) VALUES ({marks}) {conflict}RETURNING {", ".join(returning)}'
-    )
-    out: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
-        for record in records:
-            values = [
-                f.get_db_prep_save(record.get(f.attname, defaults.get(f.attname)), connection)
-                for f in columns
-            ]
-            cursor.execute(sql, values)
-            out.extend(cursor.fetchall())
-    return out
-
-
 class AnyOf(Lookup):
-    """`lhs = ANY(%s)` with the values as one array parameter on PostgreSQL (Django's `__in` writes one
-    placeholder per value, and building and binding a thousand of them costs milliseconds per query);
-    a plain IN list elsewhere. Use it as a filter expression: `qs.filter(AnyOf(F("pk"), ids))`."""
+    """`lhs = ANY(%s)` with the values as one array parameter (Django's `__in` writes one placeholder
+    per value, and building and binding a thousand of them costs milliseconds per query). Use it as a
+    filter expression: `qs.filter(AnyOf(F("pk"), ids))`."""
 
     lookup_name = "any_of"
     prepare_rhs = False
@@ -179,6 +137,4 @@ class AnyOf(Lookup):
         values = list(self.rhs)
         if not values:
             return "1 = 0", []
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s)", [*params, values]
-        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
+        return f"{lhs} = ANY(%s)", [*params, values]
