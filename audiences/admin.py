@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -29,7 +29,8 @@ from audiences.rules import FORMS, OPS, RuleInvalid, validate_rule
 from audiences.services.audiences import audience_create, audience_preview, audience_update
 from audiences.services.membership import audience_refresh
 from audiences.services.static import ID_KINDS, UploadError, audience_static_upload
-from tracking.models import Channel
+from tracking.models import Channel, Profile
+from tracking.selectors import profiles_search
 
 
 class RuleEditorWidget(forms.Textarea):
@@ -69,8 +70,9 @@ class RuleEditorWidget(forms.Textarea):
         return context
 
     def format_value(self, value: Any) -> str:
+        # forms.JSONField hands over its JSON text; a new audience's empty rule arrives as "null".
         if isinstance(value, str):
-            return value
+            return "{}" if value.strip() in ("", "null") else value
         return json.dumps(value or {}, indent=2)
 
 
@@ -312,13 +314,57 @@ def history_svg(history: list[dict[str, Any]], *, width: int = 640, height: int 
     )
 
 
+class MembershipStatusFilter(admin.SimpleListFilter):
+    """Current stays by default: an exited row is history, not a member (choose "Exited" or "All")."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("exited", "Exited"), ("all", "All, with history")]
+
+    def choices(self, changelist: Any):
+        value = self.value() or "current"
+        yield {
+            "selected": value == "current",
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Current members",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "all":
+            return queryset
+        if value == "exited":
+            return queryset.filter(exited_at__isnull=False)
+        return queryset.filter(exited_at__isnull=True)
+
+
 @admin.register(AudienceMembership)
 class AudienceMembershipAdmin(admin.ModelAdmin):
     list_display = ("audience", "profile", "entered_at", "exited_at")
-    list_filter = ("audience",)
+    list_filter = (MembershipStatusFilter, "audience")
     raw_id_fields = ("profile",)
     list_select_related = ("audience", "profile")
     show_full_result_count = False
+    search_fields = ("audience__slug",)
+    search_help_text = "An audience's slug or name, or part of a person's name, email, phone or user id."
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AudienceMembership], search_term: str
+    ) -> tuple[QuerySet[AudienceMembership], bool]:
+        term = " ".join(search_term.split())
+        if not term:
+            return queryset, False
+        people = Profile.objects.filter(profiles_search(term=term)).values_list("pk", flat=True)[:500]
+        matches = Q(audience__slug__iexact=term) | Q(audience__name__icontains=term)
+        return queryset.filter(matches | Q(profile_id__in=list(people))), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

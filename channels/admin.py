@@ -3,11 +3,13 @@ and test send, the outbox with each message's attempts and timeline, suppression
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -15,7 +17,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from channels.adapters import SECRET_ENV
+from channels import tokens
+from channels.adapters import ADAPTERS, SECRET_ENV, channel_connection_check
 from channels.models import (
     CallbackRejection,
     ChannelSettings,
@@ -23,11 +26,13 @@ from channels.models import (
     Message,
     MessageAttempt,
     MessageEvent,
+    Provider,
     SandboxDelivery,
     Suppression,
     Template,
     TemplateVariant,
 )
+from channels.policy import TEST_SEND_KIND
 from channels.rendering import RenderError, render_variant, variant_for
 from channels.services import EnqueueError, message_enqueue
 from channels.suppressions import suppression_add, suppression_address_normalize, suppressions_find
@@ -67,6 +72,21 @@ class _ChannelSettingsFormBase(forms.ModelForm):
             field.help_text = f"Currently {state}. Fallback: environment variable {env_names}."
             field.initial = ""
 
+    class Media:
+        # Offers only the providers that send the chosen channel, and only that provider's secrets.
+        js = ("channels/channel_settings.js",)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        channel, provider = data.get("channel"), data.get("provider")
+        if channel and provider and channel not in ADAPTERS[provider].channels:
+            able = [label for value, label in Provider.choices if channel in ADAPTERS[value].channels]
+            self.add_error(
+                "provider",
+                f"{Provider(provider).label} does not send {channel}; choose one of: {', '.join(able)}.",
+            )
+        return data
+
     def save(self, commit: bool = True) -> ChannelSettings:
         instance = super().save(commit=False)
         secrets = {} if self.cleaned_data.get("clear_secrets") else dict(instance.secrets or {})
@@ -92,6 +112,37 @@ class ChannelSettingsAdmin(admin.ModelAdmin):
     form = ChannelSettingsForm
     list_display = ["channel", "provider", "enabled", "secrets_configured", "updated_at"]
     list_filter = ["provider", "enabled"]
+    change_form_template = "admin/channels/channelsettings/change_form.html"
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="channels_channelsettings_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> Any:
+        context["provider_map"] = {
+            provider: {"channels": list(cls.channels), "secrets": list(SECRET_ENV.get(provider, {}))}
+            for provider, cls in ADAPTERS.items()
+        }
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def test_connection_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """POST: call the provider with the saved settings (nothing is sent) and say what happened."""
+        row = get_object_or_404(ChannelSettings, pk=pk)
+        back = reverse("admin:channels_channelsettings_change", args=[pk])
+        if request.method != "POST" or not self.has_change_permission(request, row):
+            return HttpResponseRedirect(back)
+        ok, detail = channel_connection_check(channel=row.channel)
+        if ok:
+            messages.success(request, f"Connection works. {detail}")
+        else:
+            messages.error(request, f"Connection failed: {detail}")
+        return HttpResponseRedirect(back)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [
@@ -135,7 +186,7 @@ class TemplateAdmin(admin.ModelAdmin):
     @admin.display(description="Preview")
     def preview_link(self, obj: Template) -> str:
         return format_html(
-            '<a href="{}">Preview / test send</a>', reverse("admin:channels_template_preview", args=[obj.pk])
+            '<a href="{}">Preview</a>', reverse("admin:channels_template_preview", args=[obj.pk])
         )
 
     def get_urls(self) -> list:
@@ -167,6 +218,12 @@ class TemplateAdmin(admin.ModelAdmin):
                     rendered = render_variant(
                         variant=variant, channel=template.channel, profile=profile, data=data, message_id=0
                     )
+                    if rendered.content.get("html"):
+                        # Looking at a preview is not an open: the pixel stays out of the page.
+                        pixel = re.escape(tokens.open_url(message_id=0))
+                        rendered.content["html"] = re.sub(
+                            f'<img src="{pixel}"[^>]*>', "", rendered.content["html"]
+                        )
                 except RenderError as exc:
                     error = str(exc)
         context = {
@@ -177,6 +234,8 @@ class TemplateAdmin(admin.ModelAdmin):
             "form": form,
             "rendered": rendered,
             "error": error,
+            # Marketers read; only those who may change templates see (and may press) Test send.
+            "can_test_send": self.has_change_permission(request, template),
         }
         return TemplateResponse(request, "admin/channels/template/preview.html", context)
 
@@ -185,20 +244,38 @@ class TemplateAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         if not self.has_change_permission(request, template):
             return HttpResponse(status=403)
-        try:
-            message = message_enqueue(
-                profile_id=profile.pk,
-                channel=template.channel,
-                template_slug=template.slug,
-                topic="transactional",
-                data=data,
-                campaign_kind="test",
-                idempotency_key=f"admin-test:{uuid.uuid4()}",
+        to_me = request.POST.get("send_to") == "me"
+        own = (request.user.email or "").strip()
+        if to_me and (template.channel != "email" or not own):
+            messages.error(
+                request,
+                "Sending to your own inbox needs an email template and an email address on your user "
+                "(Change password › your user, or ask an administrator).",
             )
+            return HttpResponseRedirect(request.get_full_path())
+        try:
+            with transaction.atomic():
+                message = message_enqueue(
+                    profile_id=profile.pk,
+                    channel=template.channel,
+                    template_slug=template.slug,
+                    topic="transactional",
+                    data=data,
+                    campaign_kind=TEST_SEND_KIND,
+                    idempotency_key=f"admin-test:{uuid.uuid4()}",
+                )
+                if to_me:
+                    # Rendered for the profile, delivered to the designer (channels.policy honours it).
+                    Message.objects.filter(pk=message.pk).update(
+                        address=suppression_address_normalize(channel="email", address=own)
+                    )
         except EnqueueError as exc:
             messages.error(request, str(exc))
             return HttpResponseRedirect(request.path)
-        messages.success(request, f"Test message {message.pk} queued; its timeline shows what happens.")
+        where = f"to {own}" if to_me else f"to profile {profile.pk}"
+        messages.success(
+            request, f"Test message {message.pk} queued {where}; its timeline shows what happens."
+        )
         return HttpResponseRedirect(reverse("admin:channels_message_change", args=[message.pk]))
 
 

@@ -63,7 +63,9 @@ TEMPLATES = [
         "en": {
             "subject": "Picked for you, {{ profile.first_name | default: 'friend' }}",
             "title": "You might like",
-            "body": '<ul>{% for p in data.products %}<li><a href="{{ p.url }}">{{ p.name }}</a> — {{ p.price }}</li>'
+            # Journeys send it without data: no products means the bestsellers link, not a render error.
+            "body": "{% assign products = data.products | default: nil %}"
+            '<ul>{% for p in products %}<li><a href="{{ p.url }}">{{ p.name }}</a> — {{ p.price }}</li>'
             '{% else %}<li><a href="https://shop.example.com/bestsellers">Our bestsellers</a></li>{% endfor %}</ul>',
         },
     },

@@ -111,6 +111,8 @@ ROW_FIELDS = (
     "campaign_id",
     "attempt_count",
     "idempotency_key",
+    # Set before dispatch only for a designer's test send to their own inbox (channels.admin).
+    "address",
 )
 
 

@@ -44,6 +44,10 @@ class Decision:
     until: datetime | None = None
 
 
+# Messages queued by the admin's "Test send" (campaign_kind); see channels.admin.
+TEST_SEND_KIND = "test"
+
+
 def is_marketing(topic: str) -> bool:
     return topic != Topic.TRANSACTIONAL
 
@@ -95,6 +99,12 @@ def _decide(
     now: datetime,
     quiet_hours: dict[str, tuple[str, str] | None],
 ) -> Decision:
+    if message.campaign_kind == TEST_SEND_KIND and message.address:
+        # A designer's test send to their own inbox: the profile lends its content, not its address.
+        reason = suppressions_find(channel=message.channel, addresses=[message.address]).get(message.address)
+        if reason and reason != SuppressionReason.UNSUBSCRIBE:
+            return Decision("skip", Reason.SUPPRESSED, f"{message.address} is suppressed ({reason})")
+        return Decision("send", address=message.address)
     marketing = is_marketing(message.topic)
     if marketing:
         refusal = _consent_refusal(message, consents)

@@ -106,8 +106,21 @@ def variant_for(
     return options[0]
 
 
+# Segment's reserved traits are camelCase (identify's firstName, lastName); templates are usually
+# written with snake_case names. Either spelling works in a template; a trait set under the other
+# name wins over nothing, never over a value of its own.
+TRAIT_ALIASES = {"first_name": "firstName", "last_name": "lastName", "created_at": "createdAt"}
+
+
 def render_context(*, profile: Any, data: dict[str, Any], links: dict[str, str]) -> dict[str, Any]:
     traits = dict(profile.traits or {})
+    for snake, camel in TRAIT_ALIASES.items():
+        if traits.get(snake) in (None, "") and traits.get(camel) not in (None, ""):
+            traits[snake] = traits[camel]
+        elif traits.get(camel) in (None, "") and traits.get(snake) not in (None, ""):
+            traits[camel] = traits[snake]
+    if not traits.get("name") and traits.get("first_name"):
+        traits["name"] = " ".join(str(traits[k]) for k in ("first_name", "last_name") if traits.get(k))
     profile_vars = {
         **traits,
         "id": profile.pk,
@@ -206,6 +219,29 @@ def _render_liquid(
     return rendered
 
 
+# The unsubscribe link we add to an email that has none, in the language of the variant sent.
+UNSUBSCRIBE_WORDS = {
+    "en": "Unsubscribe", "de": "Abmelden", "fr": "Se désabonner", "es": "Darse de baja",
+    "it": "Annulla l'iscrizione", "nl": "Afmelden", "pt": "Cancelar inscrição", "pl": "Wypisz się",
+    "sv": "Avregistrera", "da": "Afmeld", "nb": "Meld av", "fi": "Peru tilaus", "cs": "Odhlásit",
+    "ja": "配信停止", "zh": "退订", "ko": "수신 거부", "tr": "Abonelikten çık",
+}  # fmt: skip
+
+
+def unsubscribe_word(locale: str) -> str:
+    language = (locale or "en").lower().replace("_", "-").split("-")[0]
+    return UNSUBSCRIBE_WORDS.get(language, UNSUBSCRIBE_WORDS["en"])
+
+
+def unsubscribe_footer_html(locale: str) -> str:
+    word = html_lib.escape(unsubscribe_word(locale))
+    return f'<p style="font-size:12px"><a href="{TOKEN_UNSUBSCRIBE}">{word}</a></p>'
+
+
+def unsubscribe_footer_text(locale: str) -> str:
+    return f"\n\n{unsubscribe_word(locale)}: {TOKEN_UNSUBSCRIBE}"
+
+
 def substitute(text: str, subs: dict[str, str]) -> str:
     if "%vy_" not in text:
         return text
@@ -239,10 +275,10 @@ def _track_links(rendered: Rendered, *, channel: str, message_id: int) -> None:
             subs[TOKEN_OPEN] = tokens.open_url(message_id=message_id)
             rendered.skeleton["html"] = html
         if rendered.skeleton.get("text") and TOKEN_UNSUBSCRIBE not in rendered.skeleton["text"]:
-            rendered.skeleton["text"] += f"\n\nUnsubscribe: {TOKEN_UNSUBSCRIBE}"
+            rendered.skeleton["text"] += unsubscribe_footer_text(rendered.locale)
         if html and TOKEN_UNSUBSCRIBE not in html:
             # Every email carries an unsubscribe link, whether or not the designer placed one.
-            link = f'<p style="font-size:12px"><a href="{TOKEN_UNSUBSCRIBE}">Unsubscribe</a></p>'
+            link = unsubscribe_footer_html(rendered.locale)
             html = rendered.skeleton["html"]
             rendered.skeleton["html"] = (
                 html.replace("</body>", link + "</body>") if "</body>" in html else html + link
@@ -320,6 +356,7 @@ class _EmailPlan:
     sources: dict[str, Any]  # compiled Liquid per field, for the one-time cross-check
     checked: bool = False
     disabled: bool = False
+    locale: str = ""  # the variant's: the unsubscribe footer speaks its language
 
     def render(self, *, context: dict[str, Any], profile_id: int, message_id: int) -> Rendered | None:
         """This message's Rendered, or None when it must take the full Liquid path."""
@@ -383,12 +420,12 @@ class _EmailPlan:
             pixel = f'<img src="{open_url}" width="1" height="1" alt="" style="display:none">'
             html = html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
             if TOKEN_UNSUBSCRIBE not in html:
-                link = f'<p style="font-size:12px"><a href="{TOKEN_UNSUBSCRIBE}">Unsubscribe</a></p>'
+                link = unsubscribe_footer_html(self.locale)
                 html = html.replace("</body>", link + "</body>") if "</body>" in html else html + link
             html = html.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, preferences)
         if text:
             if TOKEN_UNSUBSCRIBE not in text:
-                text += f"\n\nUnsubscribe: {TOKEN_UNSUBSCRIBE}"
+                text += unsubscribe_footer_text(self.locale)
             text = text.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, preferences)
         subject = subject.replace(TOKEN_UNSUBSCRIBE, unsubscribe).replace(TOKEN_PREFERENCES, preferences)
         content = {"subject": subject, "html": html, "text": text}
@@ -520,7 +557,7 @@ def _email_plan_build(variant_id: int, stamp: str, variant: TemplateVariant) -> 
 
     # The shared skeleton: the Liquid output with variable slots as tokens, through _track_links.
     skeleton = {name: tokens_for(name) for name in EMAIL_FIELDS}
-    rendered = Rendered(content={}, skeleton=skeleton, substitutions={})
+    rendered = Rendered(content={}, skeleton=skeleton, substitutions={}, locale=variant.locale)
     _track_links(rendered, channel=Channel.EMAIL, message_id=0)
     click_tokens = [t for t in rendered.substitutions if t.startswith("%vy_c")]
     pieces = {
@@ -541,4 +578,5 @@ def _email_plan_build(variant_id: int, stamp: str, variant: TemplateVariant) -> 
         click_tokens=click_tokens,
         used=used,
         sources=sources,
+        locale=variant.locale,
     )

@@ -5,6 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core import views as core_views
 
+# The admin is Voyage's back office; "View site" opens the campaign overview (there is no public site).
+admin.site.site_header = "Voyage"
+admin.site.site_title = "Voyage"
+admin.site.index_title = "Voyage back office"
+admin.site.site_url = "/reports/"
+
 urlpatterns = [
     path("admin/system-health/", core_views.system_health, name="system-health"),
     path("admin/", admin.site.urls),

@@ -19,7 +19,7 @@ from journeys.definition import DefinitionInvalid
 from journeys.diagram import GraphvizMissing, journey_dot, journey_svg
 from journeys.models import Broadcast, BroadcastVariant, Journey, JourneyStatus, Run, RunStep
 from journeys.selectors import journey_counts, stage_counts
-from journeys.services.broadcasts import broadcast_results, broadcast_schedule
+from journeys.services.broadcasts import broadcast_results, broadcast_schedule, broadcast_send_now
 from journeys.services.versions import (
     JourneyStateError,
     VersionFrozen,
@@ -33,6 +33,7 @@ from journeys.services.versions import (
     version_update,
     version_validate,
 )
+from tracking.models import Channel
 
 STARTER = {
     "slug": "my-journey",
@@ -249,9 +250,84 @@ class RunAdmin(admin.ModelAdmin):
         return False
 
 
+def _audience_choices() -> list[tuple[str, str]]:
+    from audiences.models import Audience
+
+    return [("", "---------")] + [
+        (slug, f"{name} ({slug})")
+        for slug, name in Audience.objects.order_by("name").values_list("slug", "name")
+    ]
+
+
+def _template_choices() -> list[tuple[str, str]]:
+    from channels.models import Template
+
+    return [("", "---------")] + [
+        (slug, f"{name} ({slug}, {channel})")
+        for slug, name, channel in Template.objects.order_by("name").values_list("slug", "name", "channel")
+    ]
+
+
+class BroadcastVariantForm(forms.ModelForm):
+    # Choices, not free text: a template that does not exist cannot be saved.
+    template_slug = forms.ChoiceField(label="Template", choices=_template_choices)
+
+    class Meta:
+        model = BroadcastVariant
+        fields = ["key", "template_slug", "weight"]
+
+
+class BroadcastForm(forms.ModelForm):
+    audience_slug = forms.ChoiceField(label="Audience", choices=_audience_choices)
+
+    class Meta:
+        model = Broadcast
+        fields = [
+            "name", "audience_slug", "channel", "topic", "send_at", "local_time", "recurrence",
+            "test_percent", "winner_metric", "winner_after_hours", "conversion_event",
+        ]  # fmt: skip
+        widgets = {"channel": forms.Select(choices=Channel.choices)}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        channel = data.get("channel")
+        if channel and channel not in Channel.values:
+            self.add_error("channel", f"no channel {channel!r}")
+        return data
+
+
 class BroadcastVariantInline(admin.TabularInline):
     model = BroadcastVariant
+    form = BroadcastVariantForm
     extra = 2
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        base_clean = formset.clean
+
+        def clean(fs) -> None:
+            base_clean(fs)
+            # Template channel must match the broadcast's channel.
+            channel = fs.instance.channel
+            from channels.models import Template
+
+            slugs = [
+                f.cleaned_data.get("template_slug")
+                for f in fs.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+            if not slugs:
+                raise ValidationError("Add at least one variant with a template.")
+            wrong = (
+                Template.objects.filter(slug__in=slugs)
+                .exclude(channel=channel)
+                .values_list("slug", "channel")
+            )
+            for slug, other in wrong:
+                raise ValidationError(f"Template {slug!r} is for {other}, not {channel}.")
+
+        formset.clean = clean
+        return formset
 
 
 @admin.register(Broadcast)
@@ -262,6 +338,38 @@ class BroadcastAdmin(admin.ModelAdmin):
     inlines = [BroadcastVariantInline]
     readonly_fields = ["status", "winner_variant", "winner_due_at", "occurrence", "results"]
     actions = ["schedule"]
+    form = BroadcastForm
+    change_form_template = "admin/journeys/broadcast/change_form.html"
+
+    def _after_save(self, request: HttpRequest, obj: Broadcast) -> HttpResponse | None:
+        """The "Save and schedule" and "Save and send now" buttons: checked like the action is."""
+        if not self.has_change_permission(request, obj):
+            return None
+        try:
+            if "_send_now" in request.POST:
+                broadcast_send_now(broadcast=obj)
+                self.message_user(
+                    request, f"{obj.name}: sending now to {obj.audience_slug}.", messages.SUCCESS
+                )
+            elif "_schedule" in request.POST:
+                broadcast_schedule(broadcast=obj)
+                self.message_user(
+                    request, f"{obj.name}: scheduled for {obj.send_at:%Y-%m-%d %H:%M} UTC", messages.SUCCESS
+                )
+            else:
+                return None
+        except ValidationError as exc:
+            errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
+            self.message_user(
+                request, f"{obj.name}: saved as a draft, not scheduled — {errors}", messages.ERROR
+            )
+        return HttpResponseRedirect(reverse("admin:journeys_broadcast_change", args=[obj.pk]))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._after_save(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        return self._after_save(request, obj) or super().response_change(request, obj)
 
     @admin.action(description="Check and schedule the selected broadcasts")
     def schedule(self, request, queryset):

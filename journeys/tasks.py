@@ -27,6 +27,14 @@ def tick_task() -> None:
     due_work_run(now=timezone.now())
 
 
+@shared_task(name="journeys.broadcast_send", ignore_result=True)
+def broadcast_send_task(broadcast_id: int) -> int:
+    """ "Send now" from the admin: this broadcast's due occurrence, without waiting for the tick."""
+    from journeys.services.broadcasts import broadcast_send_due
+
+    return broadcast_send_due(broadcast_id=broadcast_id)
+
+
 @shared_task(name="journeys.events", ignore_result=True)
 def events_task(event_ids: list[int]) -> None:
     from journeys.services.news import events_apply

@@ -17,7 +17,6 @@ from tracking import (
     admin_imports,  # noqa: F401  (registers the order-import admin, owned by that module)
     selectors,
 )
-from tracking.identity_keys import normalize_email, normalize_phone
 from tracking.models import (
     Consent,
     ConsentChange,
@@ -120,8 +119,8 @@ class ProfileAdmin(admin.ModelAdmin):
     # The search box matches any identity exactly (see get_search_results); this just shows it.
     search_fields = ("identities__value",)
     search_help_text = (
-        "A user id, anonymous id, email (any case), phone (any format, with country code), "
-        "external id such as an Amazon buyer id, or a profile id."
+        "Part of a name, email, phone, user id or external id (any case, from three characters), "
+        "or a profile id."
     )
     inlines = (IdentityInline, ContactPointInline, ConsentInline, ConsentChangeInline)
     fields = (
@@ -157,17 +156,9 @@ class ProfileAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Profile], search_term: str
     ) -> tuple[QuerySet[Profile], bool]:
-        term = search_term.strip()
-        if not term:
+        if not search_term.strip():
             return queryset, False
-        values = {term, term.lower()}
-        email = normalize_email(term)
-        phone = normalize_phone(term) or (normalize_phone(f"+{term}") if term.isdigit() else None)
-        values |= {v for v in (email, phone) if v}
-        matches = Q(pk__in=Identity.objects.filter(value__in=values).values("profile_id"))
-        if term.isdigit():
-            matches |= Q(pk=int(term))
-        return queryset.filter(matches), False
+        return queryset.filter(selectors.profiles_search(term=search_term)), False
 
     @admin.display(description="main identity")
     def main_identity(self, profile: Profile) -> str:
@@ -288,6 +279,11 @@ class EventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_per_page = 100
+    # The search box: an event name or message id exactly, or a person (as the profile search finds them).
+    search_fields = ("name",)
+    search_help_text = (
+        "An event name or message id (exactly), or part of a person's name, email, phone or user id."
+    )
     fields = (
         "type",
         "name",
@@ -308,6 +304,20 @@ class EventAdmin(ReadOnlyAdmin):
         "context_pretty",
     )
     readonly_fields = fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
+    ) -> tuple[QuerySet[Event], bool]:
+        term = " ".join(search_term.split())
+        if not term:
+            return queryset, False
+        # Events are too many to scan for substrings; a person's events come through the (profile,
+        # timestamp) index, for at most the first 500 people the term finds.
+        people = Profile.objects.filter(selectors.profiles_search(term=term)).values_list("pk", flat=True)[
+            :500
+        ]
+        matches = Q(name=term) | Q(message_id=term) | Q(user_id=term) | Q(profile_id__in=list(people))
+        return queryset.filter(matches), False
 
     @admin.display(description="profile")
     def profile_link(self, event: Event) -> str:

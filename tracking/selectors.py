@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from tracking.identity_keys import normalize_email, normalize_phone
 from tracking.models import (
@@ -246,3 +248,52 @@ def profile_export(*, profile: Profile) -> dict[str, Any]:
     for name, section in sorted(_EXPORT_SECTIONS.items()):
         data[name] = section(pid)
     return data
+
+
+# The admin's people search: what a person's name is made of. The migration that adds the trigram
+# index (0005_profile_search_trigram) indexes exactly this expression, so keep the two the same.
+PROFILE_NAME_SQL = (
+    "upper(coalesce(traits->>'firstName', '') || ' ' || coalesce(traits->>'lastName', '') || ' ' || "
+    "coalesce(traits->>'first_name', '') || ' ' || coalesce(traits->>'last_name', '') || ' ' || "
+    "coalesce(traits->>'name', ''))"
+)
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.upper()}%"
+
+
+def profiles_search(*, term: str) -> Q:
+    """Profiles whose name, email, phone, user id or other identity contains `term` (any case), or
+    whose id it is. Substring matches use trigram indexes (upper(identity value), the name expression
+    above), so they stay fast on millions of profiles; terms under three characters match exactly."""
+    term = " ".join(term.split())
+    if not term:
+        return Q()
+    exact = {term, term.lower()}
+    email = normalize_email(term)
+    digits = "".join(ch for ch in term if ch.isdigit())
+    phone = normalize_phone(term) or (normalize_phone(f"+{digits}") if digits and len(digits) >= 6 else None)
+    exact |= {v for v in (email, phone) if v}
+    matches = Q(pk__in=Identity.objects.filter(value__in=exact).values("profile_id"))
+    if term.isdigit():
+        matches |= Q(pk=int(term))
+    if len(term) >= 3:
+        patterns = [_like_pattern(term)]
+        # "0151 234-56" finds +4915123456…: phones are stored in E.164 (digits, no trunk prefix 0).
+        if len(digits) >= 5 and re.fullmatch(r"\+?[\d\s().-]+", term):
+            patterns.append(_like_pattern(digits.lstrip("0")))
+        for pattern in patterns:
+            matches |= Q(
+                pk__in=RawSQL(
+                    "SELECT profile_id FROM tracking_identity WHERE upper(value) LIKE %s ESCAPE '\\'",
+                    [pattern],
+                )
+            )
+        matches |= Q(
+            pk__in=RawSQL(
+                f"SELECT id FROM tracking_profile WHERE {PROFILE_NAME_SQL} LIKE %s ESCAPE '\\'", [patterns[0]]
+            )
+        )
+    return matches

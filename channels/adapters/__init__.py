@@ -66,3 +66,26 @@ def adapter_for(channel: str) -> Adapter | None:
     if channel not in cls.channels:
         return None
     return cls(options=options, secrets=secrets, timeout=settings.CHANNELS_HTTP_TIMEOUT)
+
+
+def channel_connection_check(*, channel: str) -> tuple[bool, str]:
+    """The admin's "test connection": the channel's saved provider and credentials (with their
+    environment fallbacks) against the provider, sending nothing. (ok, what it confirmed or what failed)."""
+    from channels.adapters.base import ProviderError
+    from channels.models import ChannelSettings
+
+    row = ChannelSettings.objects.filter(channel=channel).first()
+    if row is None:
+        return False, f"{channel}: no settings saved yet"
+    cls = ADAPTERS[row.provider]
+    if channel not in cls.channels:
+        return False, f"{row.get_provider_display()} does not send {channel}"
+    adapter = cls(
+        options=dict(row.options or {}),
+        secrets=provider_secrets(row.provider, row.secrets),
+        timeout=settings.CHANNELS_HTTP_TIMEOUT,
+    )
+    try:
+        return True, adapter.connection_check()
+    except ProviderError as exc:
+        return False, str(exc)

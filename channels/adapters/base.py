@@ -161,6 +161,12 @@ class Adapter:
     def parse(self, response: Any, group: list[Outgoing]) -> list[SendResult]:
         raise NotImplementedError
 
+    # -- the operator's "test connection" ----------------------------------------------------
+    def connection_check(self) -> str:
+        """Call the provider with the configured credentials without sending anything; return what
+        it confirmed, or raise ProviderError saying what failed."""
+        raise ProviderError(f"{self.provider}: no connection test for this provider", retryable=False)
+
     # -- crash recovery ------------------------------------------------------------------------
     def lookup(self, request_keys: list[str]) -> dict[str, str] | None:
         """Which of these requests reached the provider (request key → provider id).

@@ -70,6 +70,18 @@ class FcmAdapter(Adapter):
         )
         return body["access_token"]
 
+    def connection_check(self) -> str:
+        # The service account's key is exchanged for an access token: the account and key are real.
+        _tokens.clear()
+        with requests.Session() as session:
+            self._access_token(session)
+        project = self.options.get("project_id") or self._account().get("project_id")
+        if not project:
+            raise ProviderError(
+                "fcm: no project_id (set it in the options or the service account)", retryable=False
+            )
+        return f"Google issued an access token for {self._account()['client_email']} (project {project})."
+
     def build_payload(self, group: list[Outgoing]) -> dict[str, Any]:
         item = group[0]
         content = item.rendered.content

@@ -78,5 +78,8 @@ class SandboxAdapter(Adapter):
             )
         return results
 
+    def connection_check(self) -> str:
+        return "The sandbox sends nothing out: it records messages and simulates their results."
+
     def lookup(self, request_keys: list[str]) -> dict[str, str] | None:
         return {}  # the sandbox's mailbox is in our own transaction: a crashed call left nothing behind

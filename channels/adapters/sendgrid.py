@@ -37,6 +37,25 @@ class SendGridAdapter(Adapter):
             api_key=api_key, host=self.options.get("base_url") or "https://api.sendgrid.com"
         )
 
+    def connection_check(self) -> str:
+        # GET /v3/scopes lists what the API key may do; sending needs mail.send.
+        try:
+            response = self._client().client.scopes.get(timeout=self.timeout)
+        except python_http_client.exceptions.HTTPError as exc:
+            raise ProviderError(
+                f"sendgrid: HTTP {exc.status_code}: {_errors_text(exc.body)}", status_code=exc.status_code
+            )
+        except TimeoutError:
+            raise ProviderError(f"sendgrid: no answer within {self.timeout}s (timeout)")
+        except urllib.error.URLError as exc:
+            raise ProviderError(f"sendgrid: connection failed: {exc.reason}")
+        scopes = orjson.loads(response.body or b"{}").get("scopes", [])
+        if "mail.send" not in scopes:
+            raise ProviderError(
+                "sendgrid: the API key works but lacks the mail.send permission", retryable=False
+            )
+        return f"SendGrid accepted the API key (mail.send allowed; {len(scopes)} permissions)."
+
     def requests(self, outgoing: list[Outgoing]) -> Iterable[list[Outgoing]]:
         groups: dict[str, list[Outgoing]] = {}
         for item in outgoing:

@@ -49,6 +49,23 @@ class TwilioAdapter(Adapter):
         http = BaseUrlHttpClient(self.options.get("base_url") or "", self.timeout)
         return Client(sid, token, http_client=http), http
 
+    def connection_check(self) -> str:
+        # GET /2010-04-01/Accounts/{sid}.json: the credentials work and the account can send.
+        client, _ = self._client()
+        try:
+            account = client.api.v2010.accounts(self.secrets["account_sid"]).fetch()
+        except TwilioRestException as exc:
+            raise ProviderError(
+                f"twilio: HTTP {exc.status} error {exc.code}: {exc.msg}", status_code=exc.status
+            )
+        except requests.Timeout:
+            raise ProviderError(f"twilio: no answer within {self.timeout}s (timeout)")
+        except requests.ConnectionError as exc:
+            raise ProviderError(f"twilio: connection failed: {type(exc).__name__}")
+        if account.status != "active":
+            raise ProviderError(f"twilio: the account is {account.status}, not active", retryable=False)
+        return f"Twilio accepted the credentials (account {account.friendly_name!r}, active)."
+
     def build_payload(self, group: list[Outgoing]) -> dict[str, Any]:
         item = group[0]
         whatsapp = item.channel == "whatsapp"

@@ -20,6 +20,20 @@ class WebPushAdapter(Adapter):
     provider = "webpush"
     channels = ("webpush",)
 
+    def connection_check(self) -> str:
+        # Web Push has no account to call: each browser's push service is reached per subscription.
+        # What can be checked is that the VAPID private key is one.
+        from py_vapid import Vapid
+
+        key = self.secrets.get("vapid_private_key")
+        if not key:
+            raise ProviderError("webpush: vapid_private_key required", retryable=False)
+        try:
+            Vapid.from_string(private_key=key)
+        except Exception as exc:  # py_vapid raises bare ValueErrors and base64/cryptography errors
+            raise ProviderError(f"webpush: the VAPID private key does not load: {exc}", retryable=False)
+        return "The VAPID private key is valid (Web Push has no provider account to call)."
+
     def build_payload(self, group: list[Outgoing]) -> dict[str, Any]:
         item = group[0]
         try:

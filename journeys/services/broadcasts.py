@@ -23,7 +23,7 @@ from django.utils import timezone
 from journeys.engine.core import stable_fraction
 from journeys.models import Broadcast, BroadcastRecipient, BroadcastStatus, BroadcastVariant, WinnerMetric
 from journeys.schedule import cron_occurrences, cron_parse
-from tracking.models import Event
+from tracking.models import Channel, Event
 
 PHASE_ALL, PHASE_TEST, PHASE_WINNER = "all", "test", "winner"
 
@@ -33,6 +33,8 @@ def broadcast_validate(*, broadcast: Broadcast) -> dict[str, str]:
     import re
 
     errors: dict[str, str] = {}
+    if broadcast.channel not in Channel.values:
+        errors["channel"] = f"no channel {broadcast.channel!r}; one of: {', '.join(Channel.values)}"
     variants = list(broadcast.variants.all())
     if not variants:
         errors["variants"] = "add at least one variant"
@@ -82,6 +84,24 @@ def broadcast_schedule(*, broadcast: Broadcast) -> Broadcast:
     broadcast.status = BroadcastStatus.SCHEDULED
     broadcast.save(update_fields=["status"])
     return broadcast
+
+
+@transaction.atomic
+def broadcast_send_now(*, broadcast: Broadcast) -> Broadcast:
+    """Schedule the broadcast for now (validated as any schedule) and have a worker send it as soon
+    as this commits, rather than at the next beat tick."""
+    from journeys.tasks import broadcast_send_task
+
+    broadcast.send_at = timezone.now()
+    broadcast.save(update_fields=["send_at"])
+    broadcast_schedule(broadcast=broadcast)
+    transaction.on_commit(lambda: broadcast_send_task.delay(broadcast.pk))
+    return broadcast
+
+
+def broadcast_send_due(*, broadcast_id: int) -> int:
+    """Send this broadcast's occurrence if it is due (the send-now task); returns messages enqueued."""
+    return _occurrence_send(broadcast_id, timezone.now())
 
 
 def broadcasts_tick(*, now: datetime | None = None) -> int:

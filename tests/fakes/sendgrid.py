@@ -3,6 +3,7 @@
 - POST /v3/mail/send: Bearer auth; validates personalizations (1..1000, each with `to`), `from`,
   content; answers 202 with an empty body and an X-Message-Id header, like SendGrid. Each recipient
   is recorded with substitutions applied (what the person would receive).
+- GET /v3/scopes: the API key's permissions (`scopes`), as the "test connection" asks.
 - GET /v3/messages?query=unique_args['voyage_batch']="…": the Email Activity API, enough to tell
   whether a request arrived.
 - Failure injection: `fail_next(status, retry_after=…)`, `timeout_next()`; a fixed `delay` per answer.
@@ -44,6 +45,8 @@ class FakeSendGrid:
         self.injected: list[Injected] = []
         self.lock = threading.Lock()
         self.url = ""
+        # GET /v3/scopes: what the API key may do (a key without mail.send cannot send).
+        self.scopes = ["mail.send", "messages.read", "scopes.read"]
 
     # -- control ------------------------------------------------------------------------------
     def fail_next(self, status: int, *, times: int = 1, retry_after: float | None = None) -> None:
@@ -77,6 +80,10 @@ class FakeSendGrid:
             response = self.mail_send(request)
         elif request.method == "GET" and request.path == "/v3/messages":
             response = self.activity(request)
+        elif request.method == "GET" and request.path == "/v3/scopes":
+            response = Response(
+                orjson.dumps({"scopes": self.scopes}), status=200, content_type="application/json"
+            )
         else:
             response = _errors(404, "not found", None)
         return response(environ, start_response)

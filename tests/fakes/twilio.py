@@ -78,9 +78,28 @@ class FakeTwilio:
             response = _error(401, 20003, "Authenticate")
         elif request.method == "POST" and request.path == path:
             response = self.create(request)
+        elif request.method == "GET" and request.path == f"/2010-04-01/Accounts/{self.account_sid}.json":
+            response = self.account()
         else:
             response = _error(404, 20404, "The requested resource was not found")
         return response(environ, start_response)
+
+    def account(self) -> Response:
+        """GET /2010-04-01/Accounts/{Sid}.json, as the "test connection" asks."""
+        now = formatdate(usegmt=True)
+        resource = {
+            "sid": self.account_sid,
+            "friendly_name": "Voyage test account",
+            "status": "active",
+            "type": "Full",
+            "date_created": now,
+            "date_updated": now,
+            "owner_account_sid": self.account_sid,
+            "auth_token": self.auth_token,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}.json",
+            "subresource_uris": {},
+        }
+        return Response(orjson.dumps(resource), status=200, content_type="application/json")
 
     def create(self, request: Request) -> Response:
         form = request.form

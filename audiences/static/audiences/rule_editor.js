@@ -82,7 +82,8 @@
     } catch (e) {
       this.state = {};
     }
-    if (!Object.keys(this.state).length) this.state = TEMPLATES.all();
+    // A new audience has no rule yet (the field renders "null" or nothing): start from "All of".
+    if (!this.state || typeof this.state !== "object" || !Object.keys(this.state).length) this.state = TEMPLATES.all();
     this.textarea.addEventListener("change", () => {
       try {
         this.state = JSON.parse(this.textarea.value);
