@@ -17,6 +17,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Operators run the data: sources, profiles, imports, audiences, channel settings.
     "operator": {
         "tracking": ALL,
+        "analytics": ALL,
         "audiences": ALL,
         "channels": ALL,
         "partner": ALL,
@@ -26,6 +27,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Journey designers build lifecycle programmes from audiences and templates.
     "journey designer": {
         "tracking": VIEW,
+        "analytics": VIEW,
         "audiences": VIEW,
         "channels": ("view", "add", "change"),
         "partner": VIEW,
@@ -35,6 +37,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Marketers read what happened: reports, campaigns, audiences.
     "marketer": {
         "tracking": VIEW,
+        "analytics": VIEW,
         "audiences": VIEW,
         "channels": VIEW,
         "partner": VIEW,
@@ -44,9 +47,9 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # Extra named permissions (app_label.codename) a role holds beyond the model actions.
 EXTRA: dict[str, tuple[str, ...]] = {
-    "marketer": ("reports.view_reports",),
-    "operator": ("reports.view_reports",),
-    "journey designer": ("reports.view_reports",),
+    "marketer": ("reports.view_reports", "analytics.view_growth"),
+    "operator": ("reports.view_reports", "analytics.view_growth"),
+    "journey designer": ("reports.view_reports", "analytics.view_growth"),
 }
 
 

@@ -7,6 +7,6 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from tracking.analytics import receivers_acquisition
+        from tracking.analytics import receivers_acquisition, tasks_acquisition  # noqa: F401 (registers tasks)
 
         receivers_acquisition.connect()
