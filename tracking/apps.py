@@ -11,3 +11,7 @@ class TrackingConfig(AppConfig):
         from tracking.roles import roles_sync_on_migrate
 
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="voyage-roles-sync")
+
+        from tracking.health import health_register
+
+        health_register()
