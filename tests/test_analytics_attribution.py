@@ -150,3 +150,28 @@ def test_imported_amazon_order_is_a_marketplace_touch(db):
     fact = OrderFact.objects.get()
     assert (fact.revenue, fact.currency) == (Decimal("25"), "GBP")
     assert list(OrderCredit.objects.filter(model="last").values_list("channel", flat=True)) == ["Marketplace"]
+
+
+def test_pages_of_one_visit_are_one_touch_and_a_second_pass_changes_nothing(source):
+    landing = "?utm_source=google&utm_medium=cpc&utm_campaign=brand"
+    ingest(
+        source,
+        # A single-page app repeats the landing URL's tags on every page view of the visit.
+        page("s1", DAY, query=landing),
+        page("s1", DAY + timedelta(minutes=5), query=landing),
+        page("s1", DAY + timedelta(minutes=20), query=landing),
+        # An hour later: a new visit from the same ad; then a direct visit.
+        page("s1", DAY + timedelta(minutes=80), query=landing),
+        page("s1", DAY + timedelta(hours=5)),
+        page("s1", DAY + timedelta(hours=5, minutes=3)),
+    )
+    window = {"since": DAY - timedelta(days=1), "until": DAY + timedelta(days=1)}
+    touches_extract(**window)
+    expected = [
+        (DAY, "Paid Search"),
+        (DAY + timedelta(minutes=80), "Paid Search"),
+        (DAY + timedelta(hours=5), "Direct"),
+    ]
+    assert list(Touch.objects.order_by("at").values_list("at", "channel")) == expected
+    touches_extract(**window)
+    assert list(Touch.objects.order_by("at").values_list("at", "channel")) == expected

@@ -114,3 +114,90 @@ def acquisition_view(request: HttpRequest) -> HttpResponse:
             next_level={"channel": "campaign", "campaign": "creative"}.get(level),
         ),
     )
+
+
+def _ltv_params(query) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tracking.analytics.ltv import COHORTS, LtvError
+    from tracking.analytics.params_acquisition import _date
+
+    try:
+        end = _date(query, "end", timezone.localdate())
+        start = _date(query, "start", end - timedelta(days=364))
+    except FiguresError as exc:
+        raise LtvError(str(exc))
+    by = (query.get("by") or "channel").strip()
+    if by not in COHORTS:
+        raise LtvError(f"by: {by!r} is not one of {', '.join(COHORTS)}")
+    return {"start": start, "end": end, "by": by}
+
+
+@growth_access
+def ltv_view(request: HttpRequest) -> HttpResponse:
+    from tracking.analytics.ltv import POINTS, LtvError, ltv_curves
+
+    try:
+        params = _ltv_params(request.GET)
+        curves = ltv_curves(**params)
+    except LtvError as exc:
+        return bad_options(request, str(exc))
+    if request.GET.get("export") == "csv":
+        header = ["cohort", "customers", *(f"ltv_{n}d" for n in POINTS), *(f"matured_{n}d" for n in POINTS)]
+        header += ["cost", "cac", "ltv_to_cac", "payback_days", "currency", "missing_fx"]
+        rows = [
+            [c.key, c.customers, *(c.ltv[n] for n in POINTS), *(c.matured[n] for n in POINTS)]
+            + [c.cost, c.cac, c.ltv_to_cac, c.payback_days, curves.currency, c.missing_fx]
+            for c in curves.cohorts
+        ]
+        return csv_response(f"ltv-by-{params['by']}-{params['start']}-{params['end']}", header, rows)
+    top = curves.cohorts[:10]
+    chart = {
+        "labels": [f"{n} d" for n in POINTS],
+        "x": "days after the first order",
+        "y": f"cumulative revenue per customer ({curves.currency})",
+        "series": [
+            {"label": c.key, "values": [float(c.ltv[n]) if c.ltv[n] is not None else None for n in POINTS]}
+            for c in top
+        ],
+    }
+    return render(
+        request,
+        "analytics/acquisition/ltv.html",
+        context_for(request, title="LTV by cohort", params=params, curves=curves, points=POINTS, chart=chart),
+    )
+
+
+@growth_access
+def clv_view(request: HttpRequest) -> HttpResponse:
+    from tracking.analytics.clv.pages import clv_page_data
+
+    data = clv_page_data(limit=50)
+    if request.GET.get("export") == "at-risk":
+        header = ["profile_id", "predicted_clv_12m", "probability_alive", "expected_orders_90d", "value_at_risk", "frequency", "recency_days", "age_days", "currency"]  # fmt: skip
+        rows = [
+            [
+                r["profile_id"],
+                r["clv"],
+                r["alive"],
+                r["orders_90d"],
+                r["at_risk"],
+                r["frequency"],
+                r["recency"],
+                r["age"],
+                data["currency"],
+            ]  # fmt: skip
+            for r in clv_page_data(limit=10_000)["at_risk"]
+        ]
+        return csv_response("clv-value-at-risk", header, rows)
+    if request.GET.get("export") == "distribution":
+        rows = [
+            [label, count]
+            for label, count in zip(data["histogram"]["labels"], data["histogram"]["values"], strict=True)
+        ]
+        return csv_response("clv-distribution", [f"predicted_clv_12m ({data['currency']})", "profiles"], rows)
+    return render(
+        request, "analytics/acquisition/clv.html", context_for(request, title="Predicted CLV", **data)
+    )

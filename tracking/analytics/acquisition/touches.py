@@ -7,7 +7,8 @@ sweep over a time range (`touches_extract(since=…)`) that catches anything a f
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -200,34 +201,73 @@ def touches_extract(
     rules = rules_load()
     partners = _partners()
     currency = workspace_currency()
-    touches: list[list[Any]] = [[] for _ in range(15)]
     orders: list[list[Any]] = [[] for _ in range(7)]
+    candidates: list[tuple[int, Any, int, dict]] = []
     with connection.cursor() as cursor:
         cursor.execute(_SELECT.format(where=where), params)
         for event_id, profile_id, at, etype, name, context, properties, source_name in cursor.fetchall():
             if isinstance(context, str | bytes):
-                import json
-
                 context, properties = json.loads(context), json.loads(properties)
             values = touch_values(
                 event_type=etype, name=name, context=context, properties=properties, source_name=source_name
             )
             if values is not None:
-                partner_id = partner_match(partners, values)
-                channel = "Affiliate/KOL" if partner_id else touch_classify(rules, values)
-                row = [event_id, profile_id, at, *(values[c] for c in TOUCH_COLUMNS), channel, partner_id]
-                for column, value in zip(touches, row, strict=True):
-                    column.append(value)
+                candidates.append((profile_id, at, event_id, values))
             if etype == "track" and name == ORDER_EVENT and isinstance(properties, dict):
                 order = order_values(properties, currency)
                 if order is not None:
                     for column, value in zip(orders, [event_id, profile_id, at, *order], strict=True):
                         column.append(value)
+        touches = _sessionize(cursor, candidates, rules, partners)
         if touches[0]:
             cursor.execute(_INSERT_TOUCHES, touches)
         if orders[0]:
             cursor.execute(_INSERT_ORDERS, orders)
     return {"touches": len(touches[0]), "orders": len(orders[0])}
+
+
+# A page view with the same origin as the profile's previous touch within this long is the same
+# visit (every page of a single-page app repeats the landing referrer and UTM tags), not a new touch.
+SESSION_GAP = timedelta(minutes=30)
+_ORIGIN = ("source", "medium", "campaign", "content", "click_id", "referrer_host", "ref_code")
+
+
+def _sessionize(cursor, candidates: list, rules, partners) -> list[list[Any]]:
+    """Touch rows for the candidates that start a visit: a new origin, or the same origin after a gap."""
+    touches: list[list[Any]] = [[] for _ in range(15)]
+    if not candidates:
+        return touches
+    profile_ids = sorted({c[0] for c in candidates})
+    # The profiles' touches around the batch, replayed with it in time order, so a second pass over
+    # the same events (the sweep) decides exactly as the first did.
+    cursor.execute(
+        f"""SELECT profile_id, at, event_id, {", ".join(_ORIGIN)} FROM analytics_touch
+            WHERE profile_id = ANY(%s) AND at >= %s AND at <= %s""",
+        [profile_ids, min(c[1] for c in candidates) - SESSION_GAP, max(c[1] for c in candidates)],
+    )
+    timeline = [(row[0], row[1], row[2], "stored", tuple(row[3:])) for row in cursor.fetchall()]
+    stored = {item[2] for item in timeline}
+    timeline += [(pid, at, event_id, "event", values) for pid, at, event_id, values in candidates]
+    timeline.sort(key=lambda item: (item[0], item[1], item[2], item[3] == "event"))
+    last: dict[int, tuple[Any, tuple]] = {}
+    for profile_id, at, event_id, kind, payload in timeline:
+        if kind == "stored":
+            last[profile_id] = (at, payload)
+            continue
+        values = payload
+        origin = tuple(values[k] for k in _ORIGIN)
+        previous = last.get(profile_id)
+        last[profile_id] = (at, origin)
+        if event_id in stored:
+            continue
+        if previous and previous[1] == origin and at - previous[0] <= SESSION_GAP:
+            continue  # the same visit goes on
+        partner_id = partner_match(partners, values)
+        channel = "Affiliate/KOL" if partner_id else touch_classify(rules, values)
+        row = [event_id, profile_id, at, *(values[c] for c in TOUCH_COLUMNS), channel, partner_id]
+        for column, value in zip(touches, row, strict=True):
+            column.append(value)
+    return touches
 
 
 def touches_reclassify() -> int:
