@@ -17,6 +17,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Operators run the data: sources, profiles, imports, audiences, channel settings.
     "operator": {
         "tracking": ALL,
+        "analytics": ALL,
         "audiences": ALL,
         "channels": ALL,
         "partner": ALL,
@@ -26,6 +27,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Journey designers build lifecycle programmes from audiences and templates.
     "journey designer": {
         "tracking": VIEW,
+        "analytics": VIEW,
         "audiences": VIEW,
         "channels": ("view", "add", "change"),
         "partner": VIEW,
@@ -35,6 +37,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Marketers read what happened: reports, campaigns, audiences.
     "marketer": {
         "tracking": VIEW,
+        "analytics": VIEW,
         "audiences": VIEW,
         "channels": VIEW,
         "partner": VIEW,
@@ -53,6 +56,7 @@ BEHAVIOUR_SAVE = (
 EXTRA: dict[str, tuple[str, ...]] = {
     "marketer": (
         "reports.view_reports",
+        "analytics.view_growth",
         *BEHAVIOUR_READ,
         *BEHAVIOUR_SAVE,
         # Merchandisers keep the search synonym list the keyword page reads.
@@ -63,6 +67,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
     ),
     "operator": (
         "reports.view_reports",
+        "analytics.view_growth",
         *BEHAVIOUR_READ,
         *BEHAVIOUR_SAVE,
         # Operators keep the settings the behaviour pages read.
@@ -75,7 +80,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
         "analytics.change_searchsynonym",
         "analytics.delete_searchsynonym",
     ),
-    "journey designer": ("reports.view_reports", *BEHAVIOUR_READ),
+    "journey designer": ("reports.view_reports", "analytics.view_growth", *BEHAVIOUR_READ),
 }
 
 

@@ -106,6 +106,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("WORKSPACE_TIME_ZONE", default="UTC")
+# Every revenue, price, cost and spend figure is shown in this currency (ISO 4217), converted at the
+# ECB rate of its own day (tracking/analytics/money.py).
+WORKSPACE_CURRENCY = env.str("WORKSPACE_CURRENCY", default="EUR").upper()
 USE_I18N = True
 USE_TZ = True
 

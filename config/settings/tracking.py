@@ -1,5 +1,7 @@
 """Ingestion limits (Segment's own) and ingestion behaviour."""
 
+from celery.schedules import crontab
+
 from .env import env
 
 TRACKING_MAX_MESSAGE_BYTES = 32 * 1024
@@ -16,4 +18,8 @@ TRACKING_WAKE_TIMEOUT_SECONDS = env.int("TRACKING_WAKE_TIMEOUT_SECONDS", default
 TRACKING_BEAT = {
     # Sweeps up anything the on-commit wake-up missed (a broker outage, a killed worker).
     "tracking-process-pending": {"task": "tracking.events_process", "schedule": 5.0},
+    # Growth analytics: touches swept up and order credits recomputed hourly; the CLV fit (and the
+    # predicted_clv_12m / probability_alive / expected_orders_90d traits) nightly.
+    "analytics-acquisition-refresh": {"task": "analytics.acquisition_refresh", "schedule": 3600.0},
+    "analytics-clv-refresh": {"task": "analytics.clv_refresh", "schedule": crontab(hour=3, minute=17)},
 }

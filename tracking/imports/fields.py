@@ -10,8 +10,8 @@ from typing import Any
 
 from dateutil import parser as date_parser
 
+from tracking.analytics.money import currency_is_known
 from tracking.identity_keys import normalize_email, normalize_phone
-from tracking.imports.currencies import ISO_4217
 from tracking.imports.types import FieldError
 
 # Amazon's older reports write US zone abbreviations ("2013-01-07 07:35:42 PST").
@@ -97,7 +97,7 @@ def parse_currency(value: Any, column: str, default: str = "") -> str:
     text = str(value or "").strip().upper() or default.upper()
     if not text:
         raise FieldError(f"{column}: missing (add the column or give a default currency)")
-    if text not in ISO_4217:
+    if not currency_is_known(text):
         raise FieldError(f"{column}: {text!r} is not an ISO 4217 currency code")
     return text
 

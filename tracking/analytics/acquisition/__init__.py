@@ -1,0 +1,1 @@
+"""Acquisition: touches and the channel taxonomy, attribution, partners, ad spend, figures."""
