@@ -6,6 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Segment-compatible ingestion: /v1/track, /v1/batch, …
     path("v1/", include("tracking.urls_ingest")),
+    # analytics.js itself and its chunks, so the Segment snippet needs only its CDN host changed.
+    path("", include("tracking.urls_analyticsjs")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
