@@ -13,3 +13,8 @@ class AudiencesConfig(AppConfig):
 
         connection_created.connect(sqlite_functions_register, dispatch_uid="audiences-sqlite-functions")
         receivers.connect()
+
+        from audiences import gdpr
+        from tracking.selectors import profile_export_section_register
+
+        profile_export_section_register("audience_memberships", gdpr.profile_memberships_export)

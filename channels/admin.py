@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from channels.adapters import SECRET_ENV
@@ -29,6 +30,7 @@ from channels.models import (
 )
 from channels.rendering import RenderError, render_variant, variant_for
 from channels.services import EnqueueError, message_enqueue
+from channels.suppressions import suppression_add, suppression_address_normalize, suppressions_find
 from tracking.models import Profile
 
 ALL_SECRETS = sorted({name for names in SECRET_ENV.values() for name in names})
@@ -266,11 +268,49 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
 
+class SuppressionForm(forms.ModelForm):
+    class Meta:
+        model = Suppression
+        fields = ["channel", "address", "reason", "at", "detail"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["at"].initial = timezone.now
+        self.fields["address"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        channel, address = data.get("channel"), data.get("address")
+        if channel and address and not self.instance.pk:
+            data["address"] = suppression_address_normalize(channel=channel, address=address)
+            if suppressions_find(channel=channel, addresses=[address]):
+                self.add_error("address", "This address is already suppressed on this channel.")
+        return data
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["address", "channel", "reason", "at", "detail"]
+    form = SuppressionForm
+    list_display = ["address_shown", "channel", "reason", "at", "detail"]
     list_filter = ["channel", "reason"]
     search_fields = ["address"]
+
+    @admin.display(description="Address", ordering="address")
+    def address_shown(self, obj: Suppression) -> str:
+        return obj.address or "(erased; still suppressed)"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The row is found by its address's keyed hash: an address is added, never edited in place.
+        return ["channel", "address"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Suppression, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        saved = suppression_add(
+            channel=obj.channel, address=obj.address, reason=obj.reason, at=obj.at, detail=obj.detail
+        )
+        obj.pk = saved.pk
 
 
 @admin.register(FrequencyCap)

@@ -234,7 +234,10 @@ class Suppression(models.Model):
     """An address we must not send to. Unsubscribes block marketing only; the rest block everything."""
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    address = models.CharField(max_length=1024)
+    # Shown to operators; blanked when the person is erased (the row then lives on by its key alone).
+    address = models.CharField(max_length=1024, blank=True)
+    # HMAC of the normalised address (channels.suppressions.suppression_key): what every look-up uses.
+    address_key = models.CharField(max_length=64, editable=False)
     reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
     at = models.DateTimeField()
     detail = models.CharField(max_length=255, blank=True, default="")
@@ -242,11 +245,11 @@ class Suppression(models.Model):
     class Meta:
         ordering = ["-at"]
         constraints = [
-            models.UniqueConstraint(fields=["channel", "address"], name="suppression_unique_address")
+            models.UniqueConstraint(fields=["channel", "address_key"], name="suppression_unique_address_key")
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel}: {self.address} ({self.reason})"
+        return f"{self.channel}: {self.address or '(erased address)'} ({self.reason})"
 
     @property
     def marketing_only(self) -> bool:

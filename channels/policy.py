@@ -25,10 +25,10 @@ from channels.models import (
     FrequencyCap,
     Message,
     Reason,
-    Suppression,
     SuppressionReason,
     Topic,
 )
+from channels.suppressions import suppressions_find
 from channels.timing import calendar_window_start, parse_hhmm, quiet_hours_end
 from tracking.models import Consent, ConsentStatus, ContactPoint, Profile
 
@@ -178,20 +178,12 @@ def _consents(profile_ids: set[int], channels: set[str]) -> dict[tuple[int, str,
 def _suppressions(points: dict[tuple[int, str], list[str]]) -> dict[tuple[str, str], str]:
     by_channel: dict[str, set[str]] = defaultdict(set)
     for (_, channel), addresses in points.items():
-        by_channel[channel].update(a.lower() if channel == "email" else a for a in addresses)
-    out: dict[tuple[str, str], str] = {}
-    for channel, addresses in by_channel.items():
-        for address, reason in Suppression.objects.filter(channel=channel, address__in=addresses).values_list(
-            "address", "reason"
-        ):
-            out[(channel, address)] = reason
-    # Email addresses compare case-insensitively.
-    for (_, channel), addresses in points.items():
-        if channel == "email":
-            for a in addresses:
-                if (channel, a.lower()) in out:
-                    out[(channel, a)] = out[(channel, a.lower())]
-    return out
+        by_channel[channel].update(addresses)
+    return {
+        (channel, address): reason
+        for channel, addresses in by_channel.items()
+        for address, reason in suppressions_find(channel=channel, addresses=addresses).items()
+    }
 
 
 def _lock_profiles(profile_ids: list[int]) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from channels.models import Message, MessageEvent, MessageStatus, Suppression, SuppressionReason
+from channels.models import Message, MessageEvent, MessageStatus, SuppressionReason
 from channels.services import statuses_announce
+from channels.suppressions import suppression_add
 from tracking.models import Identity, IdentityKind, Source
 
 logger = logging.getLogger(__name__)
@@ -168,11 +169,12 @@ def _suppress(message: Message, result: Result) -> None:
         reason = SuppressionReason.UNSUBSCRIBE
     if reason is None or not message.address:
         return
-    address = message.address.lower() if message.channel == "email" else message.address
-    Suppression.objects.get_or_create(
+    suppression_add(
         channel=message.channel,
-        address=address,
-        defaults={"reason": reason, "at": result.at, "detail": str(result.data.get("reason", ""))[:255]},
+        address=message.address,
+        reason=reason,
+        at=result.at,
+        detail=str(result.data.get("reason", "")),
     )
     if reason in (SuppressionReason.SPAM, SuppressionReason.UNSUBSCRIBE):
         consent_set(

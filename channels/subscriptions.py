@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from channels.models import Message, Suppression, SuppressionReason
+from channels.models import Message, SuppressionReason
 from channels.results import Result, results_record
+from channels.suppressions import suppression_add, suppression_remove
 from tracking.models import Consent, ConsentStatus, ContactPoint, Profile
 from tracking.services.profiles import consent_set
 
@@ -55,11 +56,9 @@ def preferences_set(*, profile: Profile, subscribed: dict[str, bool]) -> None:
                 addresses = ContactPoint.objects.filter(profile=profile, channel=channel).values_list(
                     "address", flat=True
                 )
-                Suppression.objects.filter(
-                    channel=channel,
-                    address__in=[a.lower() if channel == "email" else a for a in addresses],
-                    reason=SuppressionReason.UNSUBSCRIBE,
-                ).delete()
+                suppression_remove(
+                    channel=channel, addresses=addresses, reasons=[SuppressionReason.UNSUBSCRIBE]
+                )
 
 
 @dataclass
@@ -87,10 +86,13 @@ def sms_keyword_apply(*, channel: str, address: str, body: str) -> KeywordOutcom
                 detail=word,
             )
         # Carriers block every further message after STOP, so the number is suppressed for all topics.
-        Suppression.objects.update_or_create(
+        suppression_add(
             channel=channel,
             address=address,
-            defaults={"reason": SuppressionReason.OPT_OUT, "at": now, "detail": f"keyword {word}"},
+            reason=SuppressionReason.OPT_OUT,
+            at=now,
+            detail=f"keyword {word}",
+            replace=True,
         )
         return KeywordOutcome("stop", len(profiles))
     if word in START_WORDS:
@@ -103,11 +105,11 @@ def sms_keyword_apply(*, channel: str, address: str, body: str) -> KeywordOutcom
                 method="sms_keyword",
                 detail=word,
             )
-        Suppression.objects.filter(
+        suppression_remove(
             channel=channel,
-            address=address,
-            reason__in=[SuppressionReason.OPT_OUT, SuppressionReason.UNSUBSCRIBE],
-        ).delete()
+            addresses=[address],
+            reasons=[SuppressionReason.OPT_OUT, SuppressionReason.UNSUBSCRIBE],
+        )
         return KeywordOutcome("start", len(profiles))
     if word in HELP_WORDS:
         return KeywordOutcome("help", len(profiles))

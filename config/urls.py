@@ -1,9 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
+from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from core import views as core_views
+
 urlpatterns = [
+    path("admin/system-health/", core_views.system_health, name="system-health"),
     path("admin/", admin.site.urls),
+    # Liveness (the process answers) and readiness (database, broker, migrations) for orchestrators.
+    path("health/live", core_views.live, name="health-live"),
+    path("health/ready", core_views.ready, name="health-ready"),
+    path("metrics", ExportToDjangoView, name="prometheus-metrics"),
     # Segment-compatible ingestion: /v1/track, /v1/batch, …
     path("v1/", include("tracking.urls_ingest")),
     # analytics.js itself and its chunks, so the Segment snippet needs only its CDN host changed.

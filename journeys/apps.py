@@ -10,4 +10,14 @@ class JourneysConfig(AppConfig):
         from journeys import partner_events, receivers
 
         receivers.connect()
+
+        from journeys import gdpr
+        from tracking.selectors import profile_export_section_register
+
+        profile_export_section_register("journey_runs", gdpr.profile_runs_export)
+        profile_export_section_register("broadcasts_received", gdpr.profile_broadcasts_export)
         partner_events.event_types_register()
+
+        from journeys.health import health_register
+
+        health_register()

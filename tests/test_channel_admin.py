@@ -108,3 +108,40 @@ def test_demo_loader_sets_up_sandbox_templates_and_sends_a_few(sandbox):
         Template.objects.values_list("slug", flat=True)
     )
     assert SandboxDelivery.objects.count() >= 1 and "welcome emails sent" in out.getvalue()
+
+
+def test_operator_adds_a_suppression_with_defaults_and_the_address_normalised(admin_client):
+    from channels.models import Suppression
+    from channels.suppressions import suppressions_find
+
+    form = admin_client.get("/admin/channels/suppression/add/")
+    assert form.status_code == 200 and b'name="at_0"' in form.content
+    response = admin_client.post(
+        "/admin/channels/suppression/add/",
+        {
+            "channel": "email",
+            "address": " Bounce.Test@Example.com ",
+            "reason": "manual",
+            "at_0": form.context["adminform"].form["at"].value().strftime("%Y-%m-%d"),
+            "at_1": form.context["adminform"].form["at"].value().strftime("%H:%M:%S"),
+            "detail": "asked by phone",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    row = Suppression.objects.get()
+    assert row.address == "bounce.test@example.com" and len(row.address_key) == 64
+    assert suppressions_find(channel="email", addresses=["BOUNCE.test@example.com"]) == {
+        "BOUNCE.test@example.com": "manual"
+    }
+    again = admin_client.post(
+        "/admin/channels/suppression/add/",
+        {
+            "channel": "email",
+            "address": "bounce.test@EXAMPLE.com",
+            "reason": "manual",
+            "at_0": "2026-01-01",
+            "at_1": "00:00:00",
+        },
+    )
+    assert again.status_code == 200 and b"already suppressed" in again.content
+    assert Suppression.objects.count() == 1

@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from channels.dispatch import dispatch_until_idle
-from channels.models import ChannelSettings, FrequencyCap, Message, MessageStatus, Reason, Suppression
+from channels.models import ChannelSettings, FrequencyCap, Message, MessageStatus, Reason
 from channels.services import message_enqueue, reasons_count
+from channels.suppressions import suppression_add
 from tests.test_channel_support import profile_make, template_make
 from tracking.services.profiles import consent_set
 
@@ -67,9 +68,7 @@ def test_sms_marketing_needs_an_opt_in(sandbox):
 def test_hard_bounced_address_is_suppressed_for_every_topic(sandbox):
     template_make()
     profile = profile_make(email="Gone@Example.com")
-    Suppression.objects.create(
-        channel="email", address="gone@example.com", reason="hard_bounce", at=timezone.now()
-    )
+    suppression_add(channel="email", address="gone@example.com", reason="hard_bounce")
     m, t = _send(profile, "m"), _send(profile, "t", topic="transactional")
     dispatch_until_idle()
     assert _outcome(m) == (MessageStatus.SKIPPED, Reason.SUPPRESSED)
@@ -79,9 +78,7 @@ def test_hard_bounced_address_is_suppressed_for_every_topic(sandbox):
 def test_unsubscribe_suppression_blocks_marketing_only(sandbox):
     template_make()
     profile = profile_make(email="u@example.com")
-    Suppression.objects.create(
-        channel="email", address="u@example.com", reason="unsubscribe", at=timezone.now()
-    )
+    suppression_add(channel="email", address="u@example.com", reason="unsubscribe")
     m, t = _send(profile, "m"), _send(profile, "t", topic="transactional")
     dispatch_until_idle()
     assert _outcome(m) == (MessageStatus.SKIPPED, Reason.SUPPRESSED)

@@ -19,6 +19,7 @@ from tracking.models import (
 )
 from tracking.services.profiles import consent_set
 
+pytest_plugins = ["tests.test_channel_support"]
 pytestmark = pytest.mark.django_db
 
 
@@ -30,7 +31,7 @@ def two_people(source):
         {
             "type": "identify",
             "userId": "u-eve",
-            "traits": {"email": "eve@example.com", "phone": "+14155550100"},
+            "traits": {"email": "eve@example.com", "phone": "+14155550100", "first_name": "Eve"},
         },
         {"type": "identify", "userId": "u-zoe", "traits": {"email": "zoe@example.com"}},
     )
@@ -162,3 +163,123 @@ def test_erasure_also_removes_messages_sent_to_the_person(api_client, two_people
         )
     assert api_client.delete(f"/api/profiles/{eve.pk}/").status_code == 204
     assert list(Message.objects.values_list("profile_id", flat=True)) == [zoe.pk]
+
+
+def _columns_holding(values: list[str], profile_id: int) -> dict[str, int]:
+    """Every row of every table whose text/JSON columns mention one of `values`, or whose profile-id
+    columns hold `profile_id` — the erasure promise checked against the whole database, not a list."""
+    from django.db import connection
+
+    found: dict[str, int] = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
+            JOIN information_schema.tables t USING (table_schema, table_name)
+            WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+              AND (c.data_type IN ('text', 'character varying', 'json', 'jsonb')
+                   OR (c.data_type = 'bigint' AND c.column_name LIKE '%%profile_id'))
+            """
+        )
+        for table, column, data_type in cur.fetchall():
+            if data_type == "bigint":
+                cur.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}" = %s', [profile_id])
+            else:
+                cur.execute(
+                    f'SELECT count(*) FROM "{table}" WHERE lower("{column}"::text) LIKE ANY(%s)',
+                    [[f"%{v.lower()}%" for v in values]],
+                )
+            (n,) = cur.fetchone()
+            if n:
+                found[f"{table}.{column}"] = n
+    return found
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_after_erasure_no_row_anywhere_holds_the_persons_identifiers(api_client, two_people):
+    """Messages, a bounce with the address in its reason, report bookkeeping, memberships, runs: after
+    DELETE nothing in any text/JSON column names the person and no profile-id column holds their id;
+    the bounced address stays suppressed (by its keyed hash) for whoever signs up with it next."""
+    from audiences.models import Audience, AudienceMembership
+    from channels.dispatch import dispatch_until_idle
+    from channels.models import Message, Suppression
+    from channels.results import Result, results_record
+    from channels.services import message_enqueue
+    from channels.suppressions import suppressions_find
+    from journeys.reports.fold import profiles_mark_pending
+    from journeys.reports.models import MessageFirst
+    from tests.test_channel_support import template_make
+
+    eve, zoe = two_people
+    template_make()
+    message = message_enqueue(
+        profile_id=eve.pk,
+        channel="email",
+        template_slug="welcome",
+        data={"code": "A"},
+        idempotency_key="eve-1",
+    )
+    dispatch_until_idle()
+    message.refresh_from_db()
+    assert message.address == "eve@example.com", (message.status, message.skip_reason, message.error)
+    results_record(
+        [
+            Result(
+                message_id=message.pk,
+                kind="bounced",
+                at=message.sent_at,
+                data={"reason": "550 eve@example.com: no such user"},
+                provider_event_id="b1",
+            )
+        ]
+    )
+    MessageFirst.objects.create(message_id=message.pk, first_open_id=1)
+    profiles_mark_pending(profile_ids=[eve.pk])
+    audience = Audience.objects.create(name="All", slug="all", rule={"trait": "x", "op": "exists"})
+    AudienceMembership.objects.create(audience=audience, profile=eve, entered_at=message.created_at)
+    identifiers = ["eve@example.com", "+14155550100", "u-eve", "anon-eve"]
+    assert _columns_holding(identifiers, eve.pk)  # the scan sees the person before erasure
+
+    assert api_client.delete(f"/api/profiles/{eve.pk}/").status_code == 204
+
+    assert _columns_holding(identifiers, eve.pk) == {}
+    assert suppressions_find(channel="email", addresses=["EVE@example.com"]) == {
+        "EVE@example.com": "hard_bounce"
+    }
+    assert Suppression.objects.get().address == ""
+    assert Message.objects.filter(profile=zoe).count() == 0  # nobody else's rows were touched
+    assert _columns_holding(["zoe@example.com"], zoe.pk)
+
+
+def test_export_holds_messages_runs_memberships_and_suppressions(api_client, two_people, sandbox):
+    from audiences.models import Audience, AudienceMembership
+    from channels.dispatch import dispatch_until_idle
+    from channels.services import message_enqueue
+    from channels.suppressions import suppression_add
+    from tests.test_channel_support import template_make
+
+    eve, _ = two_people
+    template_make()
+    message_enqueue(
+        profile_id=eve.pk, channel="email", template_slug="welcome", data={"code": "A"}, idempotency_key="x1"
+    )
+    dispatch_until_idle()
+    suppression_add(channel="email", address="Eve@Example.com", reason="unsubscribe")
+    audience = Audience.objects.create(name="All", slug="all", rule={"trait": "x", "op": "exists"})
+    AudienceMembership.objects.create(audience=audience, profile=eve, entered_at=eve.created_at)
+
+    data = json.loads(api_client.get(f"/api/profiles/{eve.pk}/export/").content)
+
+    assert [m["address"] for m in data["messages"]] == ["eve@example.com"]
+    assert {e["kind"] for e in data["messages"][0]["timeline"]} >= {"queued", "sent"}
+    assert data["suppressions"] == [
+        {
+            "channel": "email",
+            "address": "eve@example.com",
+            "reason": "unsubscribe",
+            "at": data["suppressions"][0]["at"],
+            "detail": "",
+        }
+    ]
+    assert [m["audience"] for m in data["audience_memberships"]] == ["all"]
+    assert data["journey_runs"] == [] and data["broadcasts_received"] == []

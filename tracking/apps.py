@@ -10,6 +10,7 @@ class TrackingConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from tracking import origins
+        from tracking.health import health_register
         from tracking.roles import roles_sync_on_migrate
 
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="voyage-roles-sync")
@@ -19,3 +20,4 @@ class TrackingConfig(AppConfig):
             weak=False,
             dispatch_uid="voyage-ingest-cors",
         )
+        health_register()

@@ -23,4 +23,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` with its own choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "JourneyStatusEnum": "journeys.models.JourneyStatus",
+        "RunStatusEnum": "journeys.models.RunStatus",
+        "BroadcastStatusEnum": "journeys.models.BroadcastStatus",
+        "DeliveryStatusEnum": "channels.partner.models.DeliveryStatus",
+        "MessageStatusEnum": "channels.models.MessageStatus",
+        "ConsentStatusEnum": "tracking.models.ConsentStatus",
+    },
 }

@@ -38,3 +38,6 @@ CHANNELS_BEAT = {
     # Messages whose worker died mid-call: resolved once their lease has run out.
     "channels-lease-sweep": {"task": "channels.lease_sweep", "schedule": 30.0},
 }
+# Key of the keyed hash that finds suppressed addresses (channels/suppressions.py). Pin it in
+# production and never change it; empty derives one from SECRET_KEY.
+SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")

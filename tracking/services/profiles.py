@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tracking import signals
@@ -19,6 +20,7 @@ from tracking.models import (
     Event,
     Identity,
     IdentityConflict,
+    IdentityKind,
     Profile,
     ProfileMerge,
 )
@@ -116,6 +118,15 @@ def profile_erase(*, profile: Profile) -> None:
     """GDPR erasure: the profile and everything about it (events, identities, consent, messages)."""
     signals.profile_erased.send(sender=Profile, profile_id=profile.pk)
     Event.objects.filter(profile_id=profile.pk).delete()
+    # Events not yet resolved to the profile (just ingested, or results the channels reported a moment
+    # ago) carry the person's ids too: they go by the identities the profile holds.
+    ids = Identity.objects.filter(profile_id=profile.pk)
+    user_ids = list(ids.filter(kind=IdentityKind.USER_ID).values_list("value", flat=True))
+    anonymous_ids = list(ids.filter(kind=IdentityKind.ANONYMOUS_ID).values_list("value", flat=True))
+    if user_ids or anonymous_ids:
+        Event.objects.filter(profile_id__isnull=True).filter(
+            Q(user_id__in=user_ids) | Q(anonymous_id__in=anonymous_ids)
+        ).delete()
     ProfileMerge.objects.filter(survivor_id=profile.pk).delete()
     profile.delete()
 
