@@ -4,6 +4,7 @@ from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import views as core_views
+from journeys.onsite.urls_public import snippet_urlpatterns as onsite_snippet_urls
 
 urlpatterns = [
     path("admin/system-health/", core_views.system_health, name="system-health"),
@@ -13,6 +14,9 @@ urlpatterns = [
     path("health/ready", core_views.ready, name="health-ready"),
     path("metrics", ExportToDjangoView, name="prometheus-metrics"),
     # Segment-compatible ingestion: /v1/track, /v1/batch, …
+    path("v1/onsite/", include("journeys.onsite.urls_public")),
+    # The on-site messages snippet (docs/onsite.md).
+    path("onsite/", include(onsite_snippet_urls)),
     path("v1/", include("tracking.urls_ingest")),
     # analytics.js itself and its chunks, so the Segment snippet needs only its CDN host changed.
     path("", include("tracking.urls_analyticsjs")),

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "channels.partner",
     "journeys",
     "journeys.reports",
+    "journeys.onsite",
 ]
 
 MIDDLEWARE = [
