@@ -4,6 +4,7 @@ from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import views as core_views
+from journeys.onsite.urls_public import snippet_urlpatterns as onsite_snippet_urls
 
 # The admin is Voyage's back office; "View site" opens the campaign overview (there is no public site).
 admin.site.site_header = "Voyage"
@@ -19,7 +20,12 @@ urlpatterns = [
     path("health/ready", core_views.ready, name="health-ready"),
     path("metrics", ExportToDjangoView, name="prometheus-metrics"),
     # Segment-compatible ingestion: /v1/track, /v1/batch, …
+    path("v1/onsite/", include("journeys.onsite.urls_public")),
+    # The on-site messages snippet (docs/onsite.md).
+    path("onsite/", include(onsite_snippet_urls)),
     path("v1/", include("tracking.urls_ingest")),
+    # analytics.js itself and its chunks, so the Segment snippet needs only its CDN host changed.
+    path("", include("tracking.urls_analyticsjs")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

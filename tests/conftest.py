@@ -37,8 +37,9 @@ def _fresh_caches():
     """Each test starts with empty in-process and shared caches (sources, rate-limit windows)."""
     from django.core.cache import cache
 
-    from tracking import views_ingest
+    from tracking import origins, views_ingest
 
     views_ingest._SOURCE_CACHE.clear()
+    origins.origins_cache_clear()
     cache.clear()
     yield

@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
@@ -29,6 +30,7 @@ from tracking.models import (
     ProfileMerge,
     Source,
 )
+from tracking.origins import origins_normalize
 from tracking.services.profiles import profile_erase
 from tracking.services.sources import source_write_key_rotate
 
@@ -231,13 +233,43 @@ class ProfileAdmin(admin.ModelAdmin):
         return summary, counts, set(), []
 
 
+class SourceForm(forms.ModelForm):
+    allowed_origins = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "placeholder": "https://shop.example.com"}),
+        help_text=(
+            "One origin per line (scheme://host[:port], no path): the shop's pages that may send events "
+            "with this write key from a browser (analytics.js). Empty: no browser may. Server-side and "
+            "mobile SDKs are not affected."
+        ),
+    )
+
+    class Meta:
+        model = Source
+        fields = ("name", "enabled", "rate_limit_per_second", "allowed_origins")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["allowed_origins"] = "\n".join(self.instance.allowed_origins or [])
+
+    def clean_allowed_origins(self) -> list[str]:
+        return origins_normalize(self.cleaned_data["allowed_origins"].splitlines(), unit="line")
+
+
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "enabled", "rate_limit_per_second", "created_at")
+    form = SourceForm
+    list_display = ("name", "enabled", "rate_limit_per_second", "origins", "created_at")
     list_editable = ("enabled", "rate_limit_per_second")
     search_fields = ("name",)
-    fields = ("name", "write_key", "enabled", "rate_limit_per_second", "created_at")
+    fields = ("name", "write_key", "enabled", "rate_limit_per_second", "allowed_origins", "created_at")
     readonly_fields = ("write_key", "created_at")
+
+    @admin.display(description="browser origins")
+    def origins(self, obj: Source) -> str:
+        return ", ".join(obj.allowed_origins or []) or "none"
+
     actions = ("rotate_write_key",)
 
     @admin.action(description="Give selected sources a new write key", permissions=["change"])

@@ -21,6 +21,9 @@ class Source(models.Model):
     rate_limit_per_second = models.PositiveIntegerField(
         null=True, blank=True, help_text="Messages per second this source may send; empty means no limit."
     )
+    # Web origins (scheme://host[:port]) whose pages may send with this write key from a browser (CORS).
+    # Empty: no browser may; server-side and mobile SDKs send no Origin and are unaffected.
+    allowed_origins = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

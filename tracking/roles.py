@@ -23,6 +23,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "partner": ALL,
         "journeys": VIEW,
         "reports": VIEW,
+        "onsite": VIEW,
     },
     # Journey designers build lifecycle programmes from audiences and templates.
     "journey designer": {
@@ -33,6 +34,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "partner": VIEW,
         "journeys": ALL,
         "reports": VIEW,
+        "onsite": ALL,
     },
     # Marketers read what happened: reports, campaigns, audiences.
     "marketer": {
@@ -43,6 +45,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "partner": VIEW,
         "journeys": VIEW,
         "reports": VIEW,
+        "onsite": VIEW,
     },
 }
 # Extra named permissions (app_label.codename) a role holds beyond the model actions.

@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from core.ratelimit import rate_take
 from tracking.ingest import ingest_messages
 from tracking.models import Source
+from tracking.origins import HOW_TO_ALLOW, source_origin_allowed
 
 _SOURCE_CACHE: dict[str, tuple[float, Source | None]] = {}
 _SOURCE_TTL = 5.0
@@ -100,6 +101,11 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
     source = source_by_write_key(write_key)
     if source is None:
         return _error(401, "unknown or disabled write key")
+    # Browsers always send Origin on a cross-origin POST; servers and mobile SDKs send none. The
+    # preflight let this origin through because some source allows it; this source must allow it too.
+    origin = request.headers.get("Origin")
+    if origin and not source_origin_allowed(source=source, origin=origin):
+        return _error(403, f"origin {origin!r} is not allowed for source {source.name!r}: {HOW_TO_ALLOW}")
 
     if kind == "batch":
         messages = body.get("batch")

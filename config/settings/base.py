@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "corsheaders",
     "core",
     "tracking",
     "tracking.analytics",
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "channels.partner",
     "journeys",
     "journeys.reports",
+    "journeys.onsite",
 ]
 
 MIDDLEWARE = [
@@ -46,6 +48,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from gunicorn itself (compressed, far-future cache headers on hashed names).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # CORS for the browser-facing ingestion paths only (/v1/*; see config/settings/tracking.py).
+    "tracking.origins.CorsRefusalMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

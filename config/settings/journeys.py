@@ -16,3 +16,8 @@ JOURNEYS_BEAT = {
     # Due waits, scheduled entries and broadcasts; runs also wake on events and audience changes.
     "journeys-tick": {"task": "journeys.tick", "schedule": 30.0},
 }
+
+# On-site messages: the shortest time between two pop-ups (modal, slide-in) for one visitor, site-wide.
+ONSITE_POPUP_MIN_GAP_SECONDS = env.int("ONSITE_POPUP_MIN_GAP_SECONDS", default=60)
+# The snippet's version: in its URL (/onsite/<version>/onsite.js), so a change is a new URL.
+ONSITE_SNIPPET_VERSION = "1"

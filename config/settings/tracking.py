@@ -15,6 +15,24 @@ TRACKING_PROCESS_ON_COMMIT = env.bool("TRACKING_PROCESS_ON_COMMIT", default=True
 # task was lost (then the beat sweep runs it anyway).
 TRACKING_WAKE_TIMEOUT_SECONDS = env.int("TRACKING_WAKE_TIMEOUT_SECONDS", default=5)
 
+# CORS (django-cors-headers) on the ingestion paths only. Origins are allowed per source in the admin
+# (Source.allowed_origins), decided by tracking.origins through the check_request_enabled signal, so
+# the static list stays empty. Browsers send the write key as HTTP Basic auth, hence "authorization".
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "content-encoding", "x-retry-count")
+# Chromium caps a cached preflight at 2 hours; asking for more changes nothing.
+CORS_PREFLIGHT_MAX_AGE = 7200
+
+# analytics.js (@segment/analytics-next's standalone bundle), vendored under
+# tracking/static/analytics-next/<version>/ and served at /analytics.js/v1/<writeKey>/analytics.min.js.
+TRACKING_ANALYTICS_JS_VERSION = "1.84.3"
+# How long browsers and proxies may keep the library (its chunks have content hashes: a year).
+TRACKING_ANALYTICS_JS_MAX_AGE = env.int("TRACKING_ANALYTICS_JS_MAX_AGE", default=3600)
+TRACKING_SETTINGS_MAX_AGE = env.int("TRACKING_SETTINGS_MAX_AGE", default=300)
+
 TRACKING_BEAT = {
     # Sweeps up anything the on-commit wake-up missed (a broker outage, a killed worker).
     "tracking-process-pending": {"task": "tracking.events_process", "schedule": 5.0},

@@ -193,8 +193,18 @@ class ConsentInputSerializer(serializers.Serializer):
     detail = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 
 
+_ORIGINS_HELP = (
+    "Web origins (scheme://host[:port]) whose pages may send with this write key from a browser; "
+    "empty: none may. Server-side and mobile SDKs are not affected."
+)
+
+
 class SourceSerializer(serializers.ModelSerializer):
     """A source in full, with its write key (a client-side key, like Segment's, that SDKs embed)."""
+
+    allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, help_text=_ORIGINS_HELP
+    )
 
     write_key = serializers.CharField(
         required=False,
@@ -204,7 +214,15 @@ class SourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Source
-        fields = ["id", "name", "write_key", "enabled", "rate_limit_per_second", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "write_key",
+            "enabled",
+            "rate_limit_per_second",
+            "allowed_origins",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
         # Uniqueness is checked by the service, with a message naming the field.
         extra_kwargs = {"name": {"validators": []}, "write_key": {"validators": []}}
@@ -221,4 +239,7 @@ class SourceUpdateSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
     rate_limit_per_second = serializers.IntegerField(
         min_value=1, allow_null=True, required=False, help_text="null removes the limit."
+    )
+    allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, help_text=_ORIGINS_HELP
     )

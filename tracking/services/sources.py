@@ -8,9 +8,19 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from tracking.models import Source, new_write_key
+from tracking.origins import origins_normalize
 
 # Write keys travel in HTTP Basic user names and JSON bodies: keep them to URL-safe characters.
 _WRITE_KEY = re.compile(r"^[A-Za-z0-9_\-.]{8,100}$")
+
+
+def _origins(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    try:
+        return origins_normalize(values)
+    except ValidationError as exc:
+        raise ValidationError({"allowed_origins": exc.messages})
 
 
 def _validate(
@@ -47,10 +57,12 @@ def source_create(
     write_key: str | None = None,
     rate_limit_per_second: int | None = None,
     enabled: bool = True,
+    allowed_origins: list[str] | None = None,
 ) -> Source:
     """A new source; a write key is generated unless one is given (e.g. to keep an existing SDK setup)."""
     name = name.strip()
     _validate(name=name, write_key=write_key, rate_limit=rate_limit_per_second)
+    origins = _origins(allowed_origins) or []
     _unique(name=name, write_key=write_key)
     try:
         with transaction.atomic():
@@ -59,6 +71,7 @@ def source_create(
                 write_key=write_key or new_write_key(),
                 rate_limit_per_second=rate_limit_per_second,
                 enabled=enabled,
+                allowed_origins=origins,
             )
     except IntegrityError:
         # Lost a race with a concurrent create of the same name or key.
@@ -74,11 +87,13 @@ def source_update(
     enabled: bool | None = None,
     rate_limit_per_second: int | None = None,
     clear_rate_limit: bool = False,
+    allowed_origins: list[str] | None = None,
 ) -> Source:
-    """Change a source's name, enabled flag or rate limit (`clear_rate_limit` removes the limit)."""
+    """Change a source's name, enabled flag, rate limit (`clear_rate_limit` removes it) or browser origins."""
     if name is not None:
         name = name.strip()
     _validate(name=name, rate_limit=rate_limit_per_second)
+    origins = _origins(allowed_origins)
     _unique(name=name, write_key=None, exclude_pk=source.pk)
     if name is not None:
         source.name = name
@@ -88,7 +103,9 @@ def source_update(
         source.rate_limit_per_second = None
     elif rate_limit_per_second is not None:
         source.rate_limit_per_second = rate_limit_per_second
-    source.save(update_fields=["name", "enabled", "rate_limit_per_second"])
+    if origins is not None:
+        source.allowed_origins = origins
+    source.save(update_fields=["name", "enabled", "rate_limit_per_second", "allowed_origins"])
     return source
 
 
