@@ -11,20 +11,10 @@ from django.contrib.auth.models import Group, User
 
 from journeys.reports import fold
 from journeys.reports.testing import dataset_generate
-from tests.browser import chromium_require, needs_chromium
+from tests.browser import ARGS, chromium_require, needs_chromium
 from tracking.roles import roles_sync
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "reports"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CANVASES = """() => Array.from(document.querySelectorAll('canvas.report-chart')).map(c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let painted = 0;
