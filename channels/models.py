@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from core.fields import EncryptedJSONField
 from tracking.models import Channel, Profile
 
 
@@ -291,8 +292,9 @@ class ChannelSettings(models.Model):
         help_text="Non-secret options: base_url, from_email, from_name, from_number, project_id, "
         'rate_per_second, quiet_hours (e.g. ["21:00", "08:00"]) …',
     )
-    # Never displayed, never logged; the admin only lets you replace them.
-    secrets = models.JSONField(default=dict, blank=True)
+    # Never displayed, never logged; the admin only lets you replace them. Encrypted at rest
+    # (core/fields.py): a dict in Python, a Fernet token in the database.
+    secrets = EncryptedJSONField(default=dict, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

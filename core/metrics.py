@@ -12,6 +12,12 @@ from core.health import health_readings, readiness_checks
 
 
 class HealthCollector(Collector):
+    def describe(self) -> list[GaugeMetricFamily]:
+        # Without describe(), registering calls collect() to learn the names: the readiness checks
+        # would query the database and the broker while Django is still starting (every process,
+        # every management command). The floors register their gauges later anyway.
+        return []
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         for reading in health_readings():
             family = GaugeMetricFamily(reading.gauge.name, reading.gauge.help)

@@ -6,7 +6,6 @@ the rule filled in. A screenshot per page under test-artifacts/analytics/."""
 from __future__ import annotations
 
 import json
-import shutil
 from io import StringIO
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
+from tests.browser import chromium_require, needs_chromium
 from tracking.roles import roles_sync
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "analytics"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 CANVASES = """() => Array.from(document.querySelectorAll('canvas.behaviour-chart')).map(c => {
@@ -27,7 +26,7 @@ CANVASES = """() => Array.from(document.querySelectorAll('canvas.behaviour-chart
 })"""
 TOO_WIDE = "() => document.documentElement.scrollWidth > window.innerWidth + 1"
 
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -56,7 +55,7 @@ def test_behaviour_pages_in_a_browser(live_server, users, monkeypatch):
     base = live_server.url
     problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=chromium_require(), args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.on(
             "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None

@@ -7,7 +7,6 @@ API). A page on an origin the source does not allow is refused at the preflight 
 from __future__ import annotations
 
 import functools
-import shutil
 import time
 from pathlib import Path
 
@@ -16,17 +15,17 @@ import requests
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
+from tests.browser import chromium_require, needs_chromium
 from tests.browser_servers import shop, voyage_https
 from tests.segment_snippet import segment_snippet
 from tracking.models import Event
 from tracking.services.sources import source_create
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "analyticsjs"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
+    needs_chromium,
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -70,7 +69,7 @@ def test_segment_snippet_sends_to_voyage_from_an_allowed_origin_and_not_from_ano
         pages["/"] = SHOP_PAGE.format(snippet=segment_snippet(host=voyage.host, write_key=source.write_key))
         problems: list[str] = []
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = pw.chromium.launch(executable_path=chromium_require(), args=ARGS)
             context = browser.new_context(ignore_https_errors=True)
             page = context.new_page()
             page.on(
@@ -145,7 +144,7 @@ def test_operator_sets_allowed_origins_in_the_admin_with_errors_naming_the_line(
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=chromium_require(), args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.goto(f"{live_server.url}/admin/login/?next=/admin/tracking/source/{source.pk}/change/")

@@ -23,7 +23,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 def test_settings_refuse_a_database_that_is_not_postgresql():
     done = run_python(
         "import django; django.setup()",
-        DATABASE_URL="sqlite:///voyage.sqlite3",
+        DATABASE_URL="mysql://voyage:secret@127.0.0.1:3306/voyage",
         DJANGO_SETTINGS_MODULE="config.settings",
     )
     assert done.returncode != 0

@@ -3,8 +3,6 @@ no console errors, charts drawn, a screenshot per page under test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,20 +11,10 @@ from django.contrib.auth.models import Group, User
 
 from journeys.reports import fold
 from journeys.reports.testing import dataset_generate
+from tests.browser import ARGS, chromium_require, needs_chromium
 from tracking.roles import roles_sync
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "reports"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CANVASES = """() => Array.from(document.querySelectorAll('canvas.report-chart')).map(c => {
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let painted = 0;
@@ -34,11 +22,7 @@ CANVASES = """() => Array.from(document.querySelectorAll('canvas.report-chart'))
   return {chart: !!(window.Chart && Chart.getChart(c)), painted};
 })"""
 
-# Locally a missing browser skips; in CI (CI=true, as .ci/run runs) it fails: .ci/run installs it.
-pytestmark = pytest.mark.skipif(
-    not shutil.which(CHROMIUM) and os.environ.get("CI", "").lower() not in ("true", "1"),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -52,8 +36,6 @@ def marketer(transactional_db) -> User:
 def test_report_pages_render_with_charts_for_a_marketer(live_server, marketer, monkeypatch):
     from playwright.sync_api import sync_playwright
 
-    if not shutil.which(CHROMIUM):  # only reached in CI (see pytestmark)
-        pytest.fail(f"CI=true and {CHROMIUM} is missing: .ci/run installs it (apt-get install chromium)")
     ds = dataset_generate(seed=3, profiles=80, start=datetime(2026, 5, 4, tzinfo=UTC))
     fold.rollups_fold_until_idle()
     # Playwright's sync API runs an event loop in this thread; the ORM work above is finished.
@@ -61,7 +43,7 @@ def test_report_pages_render_with_charts_for_a_marketer(live_server, marketer, m
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=chromium_require(), args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on(
             "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None

@@ -3,7 +3,6 @@ System health page, each showing a processing lag when events stop being process
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,10 +10,10 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from tests.browser import chromium_require, needs_chromium
 from tracking.models import Event, Source
 from tracking.roles import roles_sync
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "health"
 
 
@@ -101,9 +100,7 @@ def test_health_page_needs_staff(client):
     assert r.status_code == 302 and "/admin/login/" in r["Location"]
 
 
-@pytest.mark.skipif(
-    not shutil.which(CHROMIUM) and not __import__("os").environ.get("CI"), reason="Chromium is not installed"
-)
+@needs_chromium
 def test_operator_finds_system_health_from_the_admin_index_in_a_browser(
     live_server, transactional_db, monkeypatch
 ):
@@ -117,7 +114,7 @@ def test_operator_finds_system_health_from_the_admin_index_in_a_browser(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium_require(), args=["--headless", "--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{live_server.url}/admin/login/?next=/admin/")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from channels.partner.secret_field import EncryptedSecretField
+from core.fields import EncryptedTextField
 
 
 class Endpoint(models.Model):
@@ -18,9 +18,9 @@ class Endpoint(models.Model):
     # Event type names this endpoint receives; ["*"] means every event type.
     event_types = models.JSONField(default=list, blank=True)
     # "whsec_<base64>" secrets. Never shown after the one-time reveal, never logged or serialised;
-    # encrypted at rest (secret_field.py), plain text only in Python.
-    secret = EncryptedSecretField(max_length=255, editable=False)
-    previous_secret = EncryptedSecretField(max_length=255, blank=True, editable=False)
+    # encrypted at rest (core/fields.py), plain text only in Python.
+    secret = EncryptedTextField(editable=False)
+    previous_secret = EncryptedTextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Start of the current run of failures (cleared by any success); long runs disable the endpoint.

@@ -6,7 +6,7 @@ from . import services
 from .env import BASE_DIR, DEFAULT_SECRET_KEY, env
 
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
-# Fernet keys (newest first) encrypting partner signing secrets at rest; empty: derived from SECRET_KEY.
+# Fernet keys (newest first) encrypting secrets at rest (core/fields.py); empty: derived from SECRET_KEY.
 # Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
 VOYAGE_SECRET_KEYS = env.list("VOYAGE_SECRET_KEYS", default=[])
 DEBUG = env.bool("DEBUG", default=True)
@@ -88,9 +88,6 @@ if DATABASES["default"].get("ENGINE") != "django.db.backends.postgresql":
     )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Temporary: tracking/ingest.py still reads it until the core floor's JSON bulk writes replace that
-# code; always True (there is no other database). Remove with its last reader.
-IS_POSTGRES = True
 
 REDIS_URL = services.redis_url()
 if REDIS_URL:
@@ -138,5 +135,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # SendGrid's HTTP client logs every request's headers at DEBUG, the API key included: never
+        # below INFO, whatever LOG_LEVEL says (tests/test_encrypted_fields.py).
+        "python_http_client": {"level": "INFO"},
+    },
 }
