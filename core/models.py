@@ -43,4 +43,4 @@ class SetAside(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.queue} {self.model} #{self.row_id}"
+        return f"{self.model.split('.')[-1]} #{self.row_id} ({self.queue})"

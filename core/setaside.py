@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Literal, TypeVar
 
 from django.apps import apps
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -180,6 +181,8 @@ def error_describe(exc: BaseException) -> tuple[str, str, str]:
         f for f in frames[:-2] if "site-packages" not in f.filename and "/core/setaside.py" not in f.filename
     ]
     tb = "".join(traceback.format_list([*kept[-10:], *frames[-2:]]))
+    tb = re.sub(r'File "[^"]*/(site-packages|dist-packages)/', 'File "', tb)
+    tb = tb.replace(f'File "{settings.BASE_DIR}/', 'File "')
     tb = _scrub(tb + f"{cls.__qualname__}: {message}")[-4000:]
     return name, message, tb
 

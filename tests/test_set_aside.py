@@ -394,7 +394,8 @@ def test_the_admin_lists_the_row_with_its_error_and_retries_it(admin_client, sou
     assert page.status_code == 200
     html = page.content.decode()
     assert "DataError" in html and "Event processing" in html
-    assert f"/admin/tracking/event/{bad}/change/" in html
+    # The event's own admin page cannot open (its timestamp cannot be read): said, not linked.
+    assert f"/admin/tracking/event/{bad}/change/" not in html and "unreadable" in html
     detail = admin_client.get(f"/admin/core/setaside/{record.pk}/change/").content.decode()
     assert "processing.py" in detail  # the short traceback names where it failed
 
@@ -407,3 +408,6 @@ def test_the_admin_lists_the_row_with_its_error_and_retries_it(admin_client, sou
     record.refresh_from_db()
     assert record.state == SetAsideState.RETRIED
     assert _event_column(bad, "set_aside_at") is None
+    Event.objects.filter(pk=bad).update(timestamp=datetime(2026, 3, 1, tzinfo=UTC))
+    html = admin_client.get("/admin/core/setaside/?state__exact=retried").content.decode()
+    assert f'href="/admin/tracking/event/{bad}/change/"' in html  # readable now: linked
