@@ -13,6 +13,9 @@ and every message ends the pass with exactly one `Outcome` (its new status, its 
    in the next step. An attempt is open only while its request is in flight.
 3. An adapter error that is not a ProviderError (a bug, an unparsable answer) fails that request's
    messages with the error recorded (reason adapter_error); it never leaves them `sending`.
+4. A message that cannot be decided or planned on its own, or whose result cannot be recorded on its
+   own, is set aside (core.setaside) and the rest of the batch goes on; the lease sweep leaves a
+   set-aside `sending` message alone until an operator retries it (then it is in doubt).
 
 Delivery guarantee. A message leaves `sending` only through a recorded result or the lease sweep. If
 a worker dies (SIGKILL), its rows keep their lease until it runs out; then `leases_sweep` looks at
@@ -470,12 +473,26 @@ def _step(
     now = timezone.now()
     with transaction.atomic():
         if done is not None:
-            _results_record(worker=worker, plan=plan, results=done[1], now=now, stats=stats)
+            # A result that cannot be recorded on its own (a provider answer PostgreSQL cannot store)
+            # sets its message aside, still `sending` with its attempt open; the others are recorded.
+            for part_stats in rows_handle(
+                queue=SET_ASIDE_QUEUE,
+                items=done[1],
+                handle=lambda part: _results_recorded(worker=worker, plan=plan, results=part, now=now),
+                ref=lambda r: ("channels.Message", r.message_id),
+            ):
+                stats.add(part_stats)
         if not opening:
             return set()
         if now > plan.lease_until - timedelta(seconds=settings.CHANNELS_LEASE_SECONDS / 2):
             _lease_renew(worker=worker, plan=plan, now=now)
         return _attempts_open(worker=worker, plan=plan, group=opening, now=now)
+
+
+def _results_recorded(*, worker: str, plan: _Plan, results: list[SendResult], now: datetime) -> DispatchStats:
+    stats = DispatchStats()
+    _results_record(worker=worker, plan=plan, results=results, now=now, stats=stats)
+    return stats
 
 
 def _ours(worker: str, ids: list[int]) -> set[int]:
@@ -608,7 +625,8 @@ def leases_sweep(*, limit: int = 1000) -> int:
     with transaction.atomic():
         stale = list(
             Message.objects.select_for_update(skip_locked=True)
-            .filter(status=MessageStatus.SENDING, lease_until__lt=now)
+            # A set-aside message waits for an operator's Retry, which hands it back to this sweep.
+            .filter(status=MessageStatus.SENDING, lease_until__lt=now, set_aside_at__isnull=True)
             .order_by("lease_until")[:limit]
         )
         if not stale:

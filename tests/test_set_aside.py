@@ -219,6 +219,46 @@ def test_a_message_that_cannot_be_rendered_is_set_aside_and_the_others_are_sent(
     assert len(fake_twilio.messages) == 6 and set(fake_twilio.count_by_to().values()) == {1}
 
 
+@pytest.mark.django_db
+def test_a_result_that_cannot_be_recorded_sets_its_message_aside_and_the_others_are_recorded(fake_twilio):
+    from channels.dispatch import dispatch_until_idle, leases_sweep
+    from channels.models import MessageAttempt, Reason
+    from channels.services import message_enqueue
+    from tests.test_channel_support import profile_make, template_make
+
+    template_make(slug="hello", channel="sms")
+    for i in range(5):
+        message_enqueue(
+            profile_id=profile_make(phone=f"+1555{i:07d}").pk,
+            channel="sms",
+            template_slug="hello",
+            data={"code": i},
+            idempotency_key=f"r{i}",
+        )
+    fake_twilio.nul_sid_next()  # the first answer's sid cannot be stored
+
+    assert dispatch_until_idle().sent == 4
+    assert len(fake_twilio.messages) == 5
+    [record] = _set_aside("outbox")
+    poison = Message.objects.get(pk=record.row_id)
+    assert poison.address == fake_twilio.messages[0]["To"]
+    assert record.error_class.endswith("DataError")
+    # Sent, but its result is not recorded: still `sending` with its attempt open, and left alone
+    # by the lease sweep while it is set aside.
+    assert poison.status == MessageStatus.SENDING and poison.set_aside_at is not None
+    assert MessageAttempt.objects.filter(message=poison, finished_at__isnull=True).count() == 1
+    Message.objects.filter(pk=poison.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert leases_sweep() == 0
+
+    # Retry hands it to the sweep: in doubt (Twilio cannot be asked), failed at most once by default.
+    set_aside_retry(ids=[record.pk])
+    assert leases_sweep() == 1
+    poison.refresh_from_db()
+    assert (poison.status, poison.skip_reason) == (MessageStatus.FAILED, Reason.IN_DOUBT)
+    assert dispatch_until_idle().sent == 0 and len(fake_twilio.messages) == 5
+    assert set(fake_twilio.count_by_to().values()) == {1}
+
+
 # --- partner deliveries ------------------------------------------------------------------------
 
 
