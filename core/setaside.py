@@ -273,16 +273,27 @@ def rows_handle(
             return exc
         return None
 
-    def solve(part: list[T]) -> None:
-        error = attempt(part)
-        if error is None:
-            return
-        if len(part) == 1:
-            rows_set_aside(queue=queue, refs=[name_of(part[0])], error=error)
-            return
+    def solve(part: list[T], *, fails: bool = False) -> None:
+        """Handle `part`; `fails`: it is known to fail as a whole (its parent failed and the other
+        half did not), so go straight to its halves. A single row is always tried for real."""
+        if not fails or len(part) == 1:
+            error = attempt(part)
+            if error is None:
+                return
+            if len(part) == 1:
+                rows_set_aside(queue=queue, refs=[name_of(part[0])], error=error)
+                return
         middle = len(part) // 2
-        solve(part[:middle])
-        solve(part[middle:])
+        left, right = part[:middle], part[middle:]
+        left_error = attempt(left)
+        if left_error is not None:
+            if len(left) == 1:
+                rows_set_aside(queue=queue, refs=[name_of(left[0])], error=left_error)
+            else:
+                solve(left, fails=True)
+            solve(right)
+        else:
+            solve(right, fails=True)
 
     items = list(items)
     if not items:
