@@ -388,6 +388,50 @@ def test_a_row_the_report_fold_cannot_fold_is_set_aside_and_the_others_are_folde
     assert HourlyRollup.objects.aggregate(n=Sum("targeted"))["n"] == 5
 
 
+@pytest.mark.django_db
+def test_a_conversion_the_fold_cannot_fold_sets_its_profile_aside_and_the_others_are_folded():
+    from journeys.models import Run
+    from journeys.reports.fold import profiles_mark_pending, rollups_fold_until_idle
+    from journeys.reports.models import ConversionFact, PendingProfile
+    from journeys.testing import event_emit, journey_live, profile_add, run_due
+
+    journey_live(
+        {
+            "slug": "buy",
+            "name": "Buy",
+            "entry": {"event": "Signed Up"},
+            "stages": [{"key": "wait", "transitions": [{"to": "done", "after": {"days": 30}}]},
+                       {"key": "done", "exit": True}],
+        }
+    )  # fmt: skip
+    profiles = [profile_add() for _ in range(3)]
+    for p in profiles:
+        event_emit(profile=p, name="Signed Up", at=T0)
+    run_due(T0)
+    for p in profiles:
+        order = event_emit(profile=p, name="Order Completed", at=T0, properties={"revenue": 50})
+        Run.objects.filter(profile=p).update(converted_at=T0, conversion_event_id=order.pk)
+    # One order's revenue came a million times too big: more than a report column holds.
+    Event.objects.filter(name="Order Completed", profile=profiles[1]).update(properties={"revenue": 10**15})
+    profiles_mark_pending(profile_ids=[p.pk for p in profiles])
+
+    rollups_fold_until_idle()
+
+    folded = set(ConversionFact.objects.values_list("source_id", flat=True))
+    assert folded == set(Run.objects.exclude(profile=profiles[1]).values_list("pk", flat=True))
+    [record] = _set_aside("report_folds")
+    assert (record.model, record.row_id) == ("reports.PendingProfile", profiles[1].pk)
+    assert record.error_class.endswith("DataError") and "overflow" in record.error_message
+    assert not PendingProfile.objects.filter(profile_id=profiles[1].pk).exists()
+
+    Event.objects.filter(name="Order Completed", profile=profiles[1]).update(
+        properties={"revenue": 50}
+    )  # the fix
+    set_aside_retry(ids=[record.pk])
+    rollups_fold_until_idle()
+    assert ConversionFact.objects.count() == 3
+
+
 # --- operators see it ----------------------------------------------------------------------------
 
 
