@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels', '0005_merge_run_columns_adapter_error'),
+        ("channels", "0005_merge_run_columns_adapter_error"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='set_aside_at',
+            model_name="message",
+            name="set_aside_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -4,36 +4,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SetAside',
+            name="SetAside",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('queue', models.CharField(max_length=40)),
-                ('model', models.CharField(max_length=100)),
-                ('row_id', models.BigIntegerField()),
-                ('state', models.CharField(choices=[('set_aside', 'Set aside'), ('retried', 'Retried'), ('discarded', 'Discarded')], default='set_aside', max_length=16)),
-                ('error_class', models.CharField(max_length=200)),
-                ('error_message', models.TextField(blank=True, default='')),
-                ('traceback', models.TextField(blank=True, default='')),
-                ('attempts', models.PositiveIntegerField(default=1)),
-                ('first_seen_at', models.DateTimeField()),
-                ('last_seen_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_by', models.CharField(blank=True, default='', max_length=150)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("queue", models.CharField(max_length=40)),
+                ("model", models.CharField(max_length=100)),
+                ("row_id", models.BigIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("set_aside", "Set aside"),
+                            ("retried", "Retried"),
+                            ("discarded", "Discarded"),
+                        ],
+                        default="set_aside",
+                        max_length=16,
+                    ),
+                ),
+                ("error_class", models.CharField(max_length=200)),
+                ("error_message", models.TextField(blank=True, default="")),
+                ("traceback", models.TextField(blank=True, default="")),
+                ("attempts", models.PositiveIntegerField(default=1)),
+                ("first_seen_at", models.DateTimeField()),
+                ("last_seen_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_by", models.CharField(blank=True, default="", max_length=150)),
             ],
             options={
-                'verbose_name': 'set-aside row',
-                'verbose_name_plural': 'set-aside rows',
-                'ordering': ['-last_seen_at', '-id'],
-                'indexes': [models.Index(condition=models.Q(('state', 'set_aside')), fields=['queue'], name='setaside_open_idx')],
-                'constraints': [models.UniqueConstraint(fields=('queue', 'model', 'row_id'), name='setaside_unique_row')],
+                "verbose_name": "set-aside row",
+                "verbose_name_plural": "set-aside rows",
+                "ordering": ["-last_seen_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("state", "set_aside")), fields=["queue"], name="setaside_open_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("queue", "model", "row_id"), name="setaside_unique_row")
+                ],
             },
         ),
     ]

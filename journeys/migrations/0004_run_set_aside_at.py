@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('journeys', '0003_message_run_backfill'),
+        ("journeys", "0003_message_run_backfill"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='set_aside_at',
+            model_name="run",
+            name="set_aside_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracking', '0006_merge_conditions_search_origins'),
+        ("tracking", "0006_merge_conditions_search_origins"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='event',
-            name='set_aside_at',
+            model_name="event",
+            name="set_aside_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

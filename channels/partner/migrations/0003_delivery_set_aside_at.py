@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partner', '0002_signing_secrets_encrypted'),
+        ("partner", "0002_signing_secrets_encrypted"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='delivery',
-            name='set_aside_at',
+            model_name="delivery",
+            name="set_aside_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
