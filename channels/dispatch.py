@@ -13,6 +13,9 @@ and every message ends the pass with exactly one `Outcome` (its new status, its 
    in the next step. An attempt is open only while its request is in flight.
 3. An adapter error that is not a ProviderError (a bug, an unparsable answer) fails that request's
    messages with the error recorded (reason adapter_error); it never leaves them `sending`.
+4. A message that cannot be decided or planned on its own, or whose result cannot be recorded on its
+   own, is set aside (core.setaside) and the rest of the batch goes on; the lease sweep leaves a
+   set-aside `sending` message alone until an operator retries it (then it is in doubt).
 
 Delivery guarantee. A message leaves `sending` only through a recorded result or the lease sweep. If
 a worker dies (SIGKILL), its rows keep their lease until it runs out; then `leases_sweep` looks at
@@ -60,9 +63,11 @@ from channels.services import statuses_announce
 from core.bulk import AnyOf, records_insert, records_update
 from core.claim import rows_lock
 from core.ratelimit import rate_take
+from core.setaside import rows_handle
 from tracking.models import ContactPoint, Profile
 
 logger = logging.getLogger(__name__)
+SET_ASIDE_QUEUE = "outbox"  # registered in channels.health
 
 
 @dataclass
@@ -329,14 +334,17 @@ def _throttle(
 
 
 def _batch_claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan] | None:
-    """Claim, decide and plan one batch in one transaction; None when nothing is due."""
+    """Claim, decide and plan one batch in one transaction; None when nothing is due. A message
+    that cannot be decided or planned on its own is set aside (core.setaside); the rest go on."""
     now = timezone.now()
     with transaction.atomic():
         rows = [
             _Row(*values)
             for values in rows_lock(
                 queryset=Message.objects.filter(
-                    status__in=[MessageStatus.PENDING, MessageStatus.DEFERRED], due_at__lte=now
+                    status__in=[MessageStatus.PENDING, MessageStatus.DEFERRED],
+                    due_at__lte=now,
+                    set_aside_at__isnull=True,
                 ),
                 limit=size,
                 order_by=("due_at", "id"),
@@ -346,46 +354,63 @@ def _batch_claim(*, worker: str, size: int, stats: DispatchStats) -> list[_Plan]
         if not rows:
             return None
         stats.claimed += len(rows)
-        ctx = _context_load(rows)
-        outcomes: list[Outcome] = []
-        by_id = {m.pk: m for m in rows}
-        plans: list[_Plan] = []
         lease_until = now + timedelta(seconds=settings.CHANNELS_LEASE_SECONDS)
-        for channel, outgoing in _decide(rows, ctx=ctx, now=now, outcomes=outcomes).items():
-            before = len(outgoing)
-            outgoing = _throttle(channel, outgoing, ctx=ctx, now=now, outcomes=outcomes)
-            stats.rate_limited += before - len(outgoing)
-            if outgoing:
-                adapter: Adapter = ctx.adapters[channel]  # type: ignore[assignment]
-                groups = list(adapter.requests(outgoing))
-                for group in groups:
-                    key = uuid.uuid4().hex
-                    for o in group:
-                        o.request_key = key
-                rows_ = {o.message_id: by_id[o.message_id] for o in outgoing}
-                plans.append(_Plan(adapter=adapter, groups=groups, rows=rows_, lease_until=lease_until))
-        records_update(
-            Message,
-            [
-                {
-                    "pk": m.pk,
-                    "status": MessageStatus.SENDING,
-                    "lease_owner": worker,
-                    "lease_until": lease_until,
-                    "dispatched_at": now,
-                    "provider": plan.adapter.provider,
-                    "address": m.address,
-                    "subject": m.subject,
-                }
-                for plan in plans
-                for m in plan.rows.values()
-            ],  # fmt: skip
-            ["status", "lease_owner", "lease_until", "dispatched_at", "provider", "address", "subject"],
-        )
-        outcomes_write(outcomes, now=now)
-        stats.skipped += sum(o.kind == "skipped" for o in outcomes)
-        stats.deferred += sum(o.kind == "deferred" for o in outcomes)
+        plans: list[_Plan] = []
+        for part_plans, part_stats in rows_handle(
+            queue=SET_ASIDE_QUEUE,
+            items=rows,
+            handle=lambda part: _batch_plan(part, worker=worker, now=now, lease_until=lease_until),
+            ref=lambda m: ("channels.Message", m.pk),
+        ):
+            plans += part_plans
+            stats.add(part_stats)
     return plans
+
+
+def _batch_plan(
+    rows: list[_Row], *, worker: str, now: datetime, lease_until: datetime
+) -> tuple[list[_Plan], DispatchStats]:
+    """Decide and plan claimed rows; write the skips and deferrals and lease the rows to send."""
+    stats = DispatchStats()
+    ctx = _context_load(rows)
+    outcomes: list[Outcome] = []
+    by_id = {m.pk: m for m in rows}
+    plans: list[_Plan] = []
+    for channel, outgoing in _decide(rows, ctx=ctx, now=now, outcomes=outcomes).items():
+        before = len(outgoing)
+        outgoing = _throttle(channel, outgoing, ctx=ctx, now=now, outcomes=outcomes)
+        stats.rate_limited += before - len(outgoing)
+        if outgoing:
+            adapter: Adapter = ctx.adapters[channel]  # type: ignore[assignment]
+            groups = list(adapter.requests(outgoing))
+            for group in groups:
+                key = uuid.uuid4().hex
+                for o in group:
+                    o.request_key = key
+            rows_ = {o.message_id: by_id[o.message_id] for o in outgoing}
+            plans.append(_Plan(adapter=adapter, groups=groups, rows=rows_, lease_until=lease_until))
+    records_update(
+        Message,
+        [
+            {
+                "pk": m.pk,
+                "status": MessageStatus.SENDING,
+                "lease_owner": worker,
+                "lease_until": lease_until,
+                "dispatched_at": now,
+                "provider": plan.adapter.provider,
+                "address": m.address,
+                "subject": m.subject,
+            }
+            for plan in plans
+            for m in plan.rows.values()
+        ],  # fmt: skip
+        ["status", "lease_owner", "lease_until", "dispatched_at", "provider", "address", "subject"],
+    )
+    outcomes_write(outcomes, now=now)
+    stats.skipped += sum(o.kind == "skipped" for o in outcomes)
+    stats.deferred += sum(o.kind == "deferred" for o in outcomes)
+    return plans, stats
 
 
 def retry_delay(*, attempt: int, retry_after: float | None) -> float:
@@ -448,12 +473,26 @@ def _step(
     now = timezone.now()
     with transaction.atomic():
         if done is not None:
-            _results_record(worker=worker, plan=plan, results=done[1], now=now, stats=stats)
+            # A result that cannot be recorded on its own (a provider answer PostgreSQL cannot store)
+            # sets its message aside, still `sending` with its attempt open; the others are recorded.
+            for part_stats in rows_handle(
+                queue=SET_ASIDE_QUEUE,
+                items=done[1],
+                handle=lambda part: _results_recorded(worker=worker, plan=plan, results=part, now=now),
+                ref=lambda r: ("channels.Message", r.message_id),
+            ):
+                stats.add(part_stats)
         if not opening:
             return set()
         if now > plan.lease_until - timedelta(seconds=settings.CHANNELS_LEASE_SECONDS / 2):
             _lease_renew(worker=worker, plan=plan, now=now)
         return _attempts_open(worker=worker, plan=plan, group=opening, now=now)
+
+
+def _results_recorded(*, worker: str, plan: _Plan, results: list[SendResult], now: datetime) -> DispatchStats:
+    stats = DispatchStats()
+    _results_record(worker=worker, plan=plan, results=results, now=now, stats=stats)
+    return stats
 
 
 def _ours(worker: str, ids: list[int]) -> set[int]:
@@ -586,7 +625,8 @@ def leases_sweep(*, limit: int = 1000) -> int:
     with transaction.atomic():
         stale = list(
             Message.objects.select_for_update(skip_locked=True)
-            .filter(status=MessageStatus.SENDING, lease_until__lt=now)
+            # A set-aside message waits for an operator's Retry, which hands it back to this sweep.
+            .filter(status=MessageStatus.SENDING, lease_until__lt=now, set_aside_at__isnull=True)
             .order_by("lease_until")[:limit]
         )
         if not stale:

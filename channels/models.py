@@ -138,6 +138,9 @@ class Message(models.Model):
     due_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=100, blank=True, default="")
+    # Set when this message could not be handled on its own (core.setaside): the claim skips it until an
+    # operator retries it from the admin's "Set-aside rows".
+    set_aside_at = models.DateTimeField(null=True, blank=True)
     attempt_count = models.PositiveSmallIntegerField(default=0)
     address = models.CharField(max_length=1024, blank=True, default="", help_text="Where it was sent.")
     subject = models.CharField(max_length=500, blank=True, default="", help_text="Rendered subject/title.")

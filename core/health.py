@@ -37,6 +37,7 @@ class Gauge:
     warn_above: float | None = None
     fail_above: float | None = None
     explain: str = ""  # what to do when it is over a threshold, in plain words
+    link: str = ""  # where to look (an admin page) when it is over a threshold
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ def health_gauge_register(
     warn_above: float | None = None,
     fail_above: float | None = None,
     explain: str = "",
+    link: str = "",
 ) -> None:
-    _GAUGES[name] = Gauge(name, help, read, unit, warn_above, fail_above, explain)
+    _GAUGES[name] = Gauge(name, help, read, unit, warn_above, fail_above, explain, link)
 
 
 def sql_scalar(sql: str, params: list | None = None) -> float:

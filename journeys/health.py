@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.health import health_backlog_register, health_gauge_register, sql_scalar
+from core.setaside import set_aside_queue_register
 
 # A run is overdue once its due time has passed by more than a beat tick's slack.
 OVERDUE_SLACK = "1 minute"
@@ -25,12 +26,58 @@ def reports_fold_lag_seconds() -> float:
     )
 
 
+def _advance_wake() -> None:
+    from core.wake import task_wake
+    from journeys.tasks import runs_advance_task
+
+    task_wake(task=runs_advance_task)
+
+
+def _fold_wake() -> None:
+    from core.wake import task_wake
+    from journeys.reports.tasks import rollups_fold_task
+
+    task_wake(task=rollups_fold_task)
+
+
+def _fold_mark(label: str, ids: list[int]) -> None:
+    from journeys.reports.fold import fold_rows_set_aside
+
+    fold_rows_set_aside(label=label, ids=ids)
+
+
+def _fold_release(label: str, ids: list[int]) -> None:
+    from journeys.reports.fold import fold_rows_release
+
+    fold_rows_release(label=label, ids=ids)
+
+
+def set_aside_register() -> None:
+    """Runs the engine cannot advance, and rows the report fold cannot fold, are set aside."""
+    set_aside_queue_register(
+        name="journey_runs",
+        title="Journey runs",
+        model="journeys.Run",
+        release_also={"lease_until": None, "lease_owner": ""},
+        wake=_advance_wake,
+    )
+    set_aside_queue_register(
+        name="report_folds",
+        title="Report folds",
+        model="channels.Message",
+        mark=_fold_mark,
+        release=_fold_release,
+        wake=_fold_wake,
+    )
+
+
 def health_register() -> None:
+    set_aside_register()
     health_backlog_register(
         name="voyage_journey_runs_overdue",
         what="Journey runs past their due time",
         table="journeys_run",
-        where=f"status = 'active' AND due_at < now() - interval '{OVERDUE_SLACK}'",
+        where=f"status = 'active' AND due_at < now() - interval '{OVERDUE_SLACK}' AND set_aside_at IS NULL",
         since="due_at",
         unit="runs",
         count_warn=10_000,

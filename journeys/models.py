@@ -93,6 +93,9 @@ class Run(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
+    # Set when this run could not be handled on its own (core.setaside): the claim skips it until an
+    # operator retries it from the admin's "Set-aside rows".
+    set_aside_at = models.DateTimeField(null=True, blank=True)
     variant = models.CharField(max_length=100, blank=True, default="")
     holdout = models.BooleanField(default=False)
     goal_deadline = models.DateTimeField(null=True, blank=True)

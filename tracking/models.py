@@ -218,6 +218,9 @@ class Event(models.Model):
     # The best estimate of when it happened: receivedAt corrected for the sender's clock skew.
     timestamp = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Set when processing could not handle this event on its own (core.setaside): the processor
+    # skips it until an operator retries it from the admin's "Set-aside rows".
+    set_aside_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-timestamp", "-id"]

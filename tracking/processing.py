@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.bulk import json_text
+from core.setaside import rows_handle
 from tracking import signals
 from tracking.identity_keys import Key, event_keys
 from tracking.locality import (
@@ -105,6 +106,7 @@ class _Components:
 
 _BUSY = "busy"  # another processor holds the lock
 WAKE_KEY = "tracking:process-wake"
+SET_ASIDE_QUEUE = "events"  # registered in tracking.apps
 
 
 def events_process_wake() -> None:
@@ -148,7 +150,8 @@ def events_process_pending(*, max_batches: int | None = None) -> ProcessResult:
             # Events committed while we held the lock found it busy and left them to us: look once
             # more now that it is released. Twice idle in a row means what is left is not ours.
             idle_rechecks += 1
-            if idle_rechecks > 1 or not Event.objects.filter(processed_at__isnull=True).exists():
+            pending = Event.objects.filter(processed_at__isnull=True, set_aside_at__isnull=True)
+            if idle_rechecks > 1 or not pending.exists():
                 break
             continue
         assert isinstance(result, ProcessResult)
@@ -168,11 +171,24 @@ def _process_one_batch(size: int) -> ProcessResult | str | None:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
             if not cursor.fetchone()[0]:
                 return _BUSY
-        events = _pending_claim(size)
-        if not events:
+        ids = _pending_claim(size)
+        if not ids:
             return None
-        result = _resolve(events)
-        event_ids = [e.pk for e in events]
+        # An event that cannot be resolved on its own (one PostgreSQL stored and Python cannot read
+        # back, say) is set aside with its error; the others are resolved, in arrival order.
+        parts = rows_handle(queue=SET_ASIDE_QUEUE, items=ids, handle=_resolve_ids)
+        result = ProcessResult()
+        event_ids: list[int] = []
+        for part, part_ids in parts:
+            event_ids += part_ids
+            result.events += part.events
+            result.new_profiles += part.new_profiles
+            result.merges += part.merges
+            result.conflicts += part.conflicts
+            result.profile_ids |= part.profile_ids
+            result.changed_profile_ids |= part.changed_profile_ids
+        if not event_ids:
+            return result
         profile_ids = sorted(result.profile_ids)
         changed_ids = sorted(result.changed_profile_ids)
         # robust: the batch is committed; a failing subscriber upstairs must not stop the processor.
@@ -185,6 +201,10 @@ def _process_one_batch(size: int) -> ProcessResult | str | None:
                 lambda: signals.profile_changed.send(sender=Profile, profile_ids=changed_ids), robust=True
             )
         return result
+
+
+def _resolve_ids(ids: list[int]) -> tuple[ProcessResult, list[int]]:
+    return _resolve(_pending_load(ids)), ids
 
 
 @dataclass(slots=True)
@@ -203,14 +223,25 @@ class PendingEvent:
     profile_id: int | None = None
 
 
-def _pending_claim(size: int) -> list[PendingEvent]:
-    """The oldest pending events, locked for this transaction."""
+def _pending_claim(size: int) -> list[int]:
+    """The ids of the oldest pending events, locked for this transaction (ids only: a row whose
+    values cannot be read must still be claimable, so it can be set aside)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM tracking_event WHERE processed_at IS NULL AND set_aside_at IS NULL "
+            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            [size],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _pending_load(ids: list[int]) -> list[PendingEvent]:
+    """What resolution needs of the claimed events, in arrival order."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, message_id, type, user_id, anonymous_id, previous_id, traits::text, context::text, "
-            "timestamp FROM tracking_event WHERE processed_at IS NULL ORDER BY id LIMIT %s "
-            "FOR UPDATE SKIP LOCKED",
-            [size],
+            "timestamp FROM tracking_event WHERE id = ANY(%s::bigint[]) ORDER BY id",
+            [_int_array(ids)],
         )
         loads = orjson.loads
         return [

@@ -16,6 +16,8 @@ VIEW = ("view",)
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     # Operators run the data: sources, profiles, imports, audiences, channel settings.
     "operator": {
+        # core: the set-aside rows list (Retry / Discard what the workers could not handle).
+        "core": ALL,
         "tracking": ALL,
         "analytics": ALL,
         "audiences": ALL,

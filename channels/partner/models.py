@@ -66,6 +66,9 @@ class Delivery(models.Model):
     round_start_attempt = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Set when this delivery could not be handled on its own (core.setaside): the claim skips it until an
+    # operator retries it from the admin's "Set-aside rows".
+    set_aside_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()

@@ -27,9 +27,11 @@ from channels.partner.signing import headers_build, secret_generate, webhook_id_
 from channels.partner.subscribers import subscriptions_changed
 from core.claim import rows_claim
 from core.ratelimit import rate_take
+from core.setaside import rows_handle
 from core.wake import task_wake_on_commit
 
 logger = logging.getLogger(__name__)
+SET_ASIDE_QUEUE = "partner_deliveries"  # registered in channels.health
 
 # --- endpoints -------------------------------------------------------------------------------
 
@@ -281,9 +283,9 @@ def deliveries_claim(*, now: datetime, limit: int) -> list[int]:
     """Reserve up to `limit` due deliveries for this worker (a lease), skipping rows others hold;
     returns their ids, oldest due first."""
     rows = rows_claim(
-        queryset=Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-        ),
+        queryset=Delivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now, set_aside_at__isnull=True
+        ).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)),
         limit=limit,
         order_by=["next_attempt_at", "id"],
         lease={"lease_until": now + conf.lease()},
@@ -299,8 +301,14 @@ def deliveries_dispatch(*, now: datetime | None = None, max_batches: int = 20) -
     for _ in range(max_batches):
         at = now or timezone.now()
         ids = deliveries_claim(now=at, limit=size)
-        for delivery_id in ids:
-            delivery_attempt(delivery_id=delivery_id, now=now or timezone.now())
+        # One at a time (each is an HTTP call, never made twice); a delivery that cannot be sent or
+        # recorded on its own is set aside (core.setaside) and the others go on.
+        rows_handle(
+            queue=SET_ASIDE_QUEUE,
+            items=ids,
+            handle=lambda part: delivery_attempt(delivery_id=part[0], now=now or timezone.now()),
+            split="each",
+        )
         total += len(ids)
         if len(ids) < size:
             break

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from core.bulk import AnyOf, records_update
 from core.claim import commit_without_waiting_for_disk, rows_claim, rows_give_back
+from core.setaside import rows_handle
 from journeys.engine.actions import ActionBatch
 from journeys.engine.core import RunState, goal_conversion, goal_event_names, run_plan, watched_event_names
 from journeys.engine.facts import BatchFacts, audience_slugs
@@ -35,6 +36,7 @@ from journeys.models import Journey, JourneyStatus, Run, RunStatus, RunStep
 from journeys.versions_cache import definition_of
 
 logger = logging.getLogger(__name__)
+SET_ASIDE_QUEUE = "journey_runs"  # registered in journeys.health
 
 
 @dataclass
@@ -67,7 +69,12 @@ def runs_claim(*, now: datetime, limit: int, owner: str, journey_id: int | None 
     """Lease up to `limit` due runs of active journeys to `owner`; returns their ids."""
     real_now = timezone.now()
     until = real_now + timedelta(seconds=lease_seconds())
-    qs = Run.objects.filter(status=RunStatus.ACTIVE, due_at__lte=now, journey__status=JourneyStatus.ACTIVE)
+    qs = Run.objects.filter(
+        status=RunStatus.ACTIVE,
+        due_at__lte=now,
+        journey__status=JourneyStatus.ACTIVE,
+        set_aside_at__isnull=True,
+    )
     qs = qs.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=real_now))
     if journey_id is not None:
         qs = qs.filter(journey_id=journey_id)
@@ -253,14 +260,21 @@ def runs_advance_due(
     size = batch_size or getattr(settings, "JOURNEYS_BATCH_SIZE", 500)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
     total = AdvanceResult()
-    while max_batches is None or total.batches < max_batches:
+    claims = 0
+    while max_batches is None or claims < max_batches:
         ids = runs_claim(now=now, limit=size, owner=owner, journey_id=journey_id)
         if not ids:
             break
-        result = runs_process(run_ids=ids, owner=owner, now=now)
-        if result.skipped_ids:
-            _leases_release(result.skipped_ids, owner=owner)
-        total.add(result)
+        claims += 1
+        # A run that cannot be advanced on its own is set aside (core.setaside); the rest go on.
+        for result in rows_handle(
+            queue=SET_ASIDE_QUEUE,
+            items=ids,
+            handle=lambda part: runs_process(run_ids=part, owner=owner, now=now),
+        ):
+            if result.skipped_ids:
+                _leases_release(result.skipped_ids, owner=owner)
+            total.add(result)
     return total
 
 

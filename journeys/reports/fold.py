@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.setaside import rows_handle
 from journeys.reports import facts
 from journeys.reports.facts import SOURCES, Window
 from journeys.reports.models import (
@@ -39,6 +40,7 @@ SOURCE_TABLES = {
 }
 GAP_SECONDS = 600  # a transaction open longer than this is not waited for (the rebuild catches it)
 PENDING_SECONDS = 900  # how long a profile's fresh events are watched for journey goals
+SET_ASIDE_QUEUE = "report_folds"  # registered in journeys.health
 
 
 def jit_off() -> None:
@@ -211,13 +213,24 @@ def rollups_fold(*, limit: int | None = None) -> FoldStats:
         w.batch[source] = fetched[source] + sorted(found[source])
         stats.rows += len(w.batch[source])
     w.pending_profiles = list(PendingProfile.objects.values_list("profile_id", flat=True))
+    # A row (or a profile's conversions) that cannot be folded on its own is set aside
+    # (core.setaside): the cursor passes it, the rest is folded; Retry puts it back as a gap.
     if stats.rows:
-        p = facts.zone_params({})
-        _rollup_upsert(deltas_sql(w, p, None, cost_state=True), p)
-        _cost_state_refresh(w, facts.zone_params({}), None)
-        _firsts_refresh(w, {}, None)
+        rows_handle(
+            queue=SET_ASIDE_QUEUE,
+            items=[(source, i) for source in SOURCES for i in w.batch[source]],
+            handle=lambda part: _rows_fold(w, part),
+            ref=lambda item: (SOURCE_TABLES[item[0]], item[1]),
+        )
     if w.pending_profiles:
-        stats.conversions = _conversions_fold(w, None)
+        stats.conversions = sum(
+            rows_handle(
+                queue=SET_ASIDE_QUEUE,
+                items=w.pending_profiles,
+                handle=lambda part: _conversions_fold(replace(w, pending_profiles=part), None),
+                ref=lambda pid: (PENDING_PROFILE, pid),
+            )
+        )
     for source, cursor in cursors.items():
         cursor.gaps = _gaps_after(cursor=cursor, fetched=fetched[source], found=found[source], now=now)
         if fetched[source]:
@@ -226,6 +239,42 @@ def rollups_fold(*, limit: int | None = None) -> FoldStats:
         cursor.save()
     PendingProfile.objects.filter(at__lt=timezone.now() - timedelta(seconds=PENDING_SECONDS)).delete()
     return stats
+
+
+def _rows_fold(w: Window, items: list[tuple[str, int]]) -> None:
+    """Fold these (source, id) rows of the batch: the figures, the price and first-open state.
+    Parts of a batch folded one after the other add up to the batch folded at once (each part reads
+    the state the previous one left)."""
+    part = replace(w, batch={source: [i for s, i in items if s == source] for source in SOURCES})
+    p = facts.zone_params({})
+    _rollup_upsert(deltas_sql(part, p, None, cost_state=True), p)
+    _cost_state_refresh(part, facts.zone_params({}), None)
+    _firsts_refresh(part, {}, None)
+
+
+PENDING_PROFILE = "reports.PendingProfile"
+
+
+def fold_rows_set_aside(*, label: str, ids: list[int]) -> None:
+    """Take set-aside rows out of the fold: source rows need nothing (the cursor passes them in the
+    same transaction); a profile's pending conversions stop being looked at."""
+    if label == PENDING_PROFILE:
+        PendingProfile.objects.filter(profile_id__in=ids).delete()
+
+
+def fold_rows_release(*, label: str, ids: list[int]) -> None:
+    """Fold these rows again: source rows become gaps the next fold reads; profiles become pending."""
+    if label == PENDING_PROFILE:
+        profiles_mark_pending(profile_ids=ids)
+        return
+    source = {model: s for s, model in SOURCE_TABLES.items()}[label]
+    with transaction.atomic():
+        RollupCursor.objects.get_or_create(source=source)
+        cursor = RollupCursor.objects.select_for_update().get(source=source)
+        now = time.time()
+        # Rows after the cursor are read anyway; a gap is read until GAP_SECONDS have passed.
+        cursor.gaps = [*cursor.gaps, *([i, i, now] for i in sorted(ids) if i <= cursor.position)]
+        cursor.save()
 
 
 def rollups_fold_until_idle(*, limit: int | None = None, max_passes: int = 1000) -> FoldStats:

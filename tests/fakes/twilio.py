@@ -40,12 +40,18 @@ class FakeTwilio:
         # `release` is set — a request in flight, for killing the sender at a known point.
         self.hold_at_count: int | None = None
         self.garbage = 0
+        self.nul_sids = 0
         self.holding = threading.Event()
         self.release = threading.Event()
 
     def garbage_next(self, *, times: int = 1) -> None:
         """Answer 201 with a body that is not JSON (a broken proxy): the SDK cannot parse it."""
         self.garbage += times
+
+    def nul_sid_next(self, *, times: int = 1) -> None:
+        """Accept the message but answer with a sid holding a NUL character: valid JSON that
+        PostgreSQL cannot store (the result cannot be recorded)."""
+        self.nul_sids += times
 
     def hold_at(self, k: int) -> None:
         self.hold_at_count = k
@@ -118,6 +124,9 @@ class FakeTwilio:
         with self.lock:
             injected = self.injected.pop(0) if self.injected else None
             sid = "SM" + secrets.token_hex(16)
+            if injected is None and self.nul_sids > 0:
+                self.nul_sids -= 1
+                sid = "SM\u0000" + secrets.token_hex(15)
             if injected is None:
                 self.messages.append({**form.to_dict(), "sid": sid})
             hold = injected is None and len(self.messages) == self.hold_at_count
