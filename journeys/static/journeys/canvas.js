@@ -11,7 +11,7 @@
   const W = 250; // node width in canvas units
   const LINE = 19;
   const GAP_X = 70;
-  const GAP_Y = 80;
+  const GAP_Y = 64;
   const MAX_ACTION_LINES = 5;
   const MIN_FIT_ZOOM = 0.75; // below this 14px text is smaller than 11px on screen: pan instead
   const KIND_LABEL = { entry: "Entry", stage: "Stage", wait: "Wait", branch: "Branch", split: "Split", exit: "Exit" };
@@ -344,11 +344,22 @@
       const dy = Math.max(40, (ty - sy) / 2);
       d = "M" + sx + "," + sy + " C" + sx + "," + (sy + dy) + " " + tx + "," + (ty - dy) + " " + tx + "," + ty;
       mid = bezierMid([sx, sy], [sx, sy + dy], [tx, ty - dy], [tx, ty]);
+    } else if (b.y < a.y + a.h && a.y < b.y + b.h) {
+      // Side by side: from the facing sides.
+      const right = b.x > a.x;
+      const ax = right ? a.x + W : a.x, ay = a.y + Math.min(a.h / 2, 40) + (i - (n + 1) / 2) * 8;
+      const tx = right ? b.x : b.x + W, ty = b.y + Math.min(b.h / 2, 40);
+      const dx = (tx - ax) / 2;
+      d = "M" + ax + "," + ay + " C" + (ax + dx) + "," + ay + " " + (tx - dx) + "," + ty + " " + tx + "," + ty;
+      mid = bezierMid([ax, ay], [ax + dx, ay], [tx - dx, ty], [tx, ty]);
     } else {
-      // Back (or sideways) edge: leave and arrive on the right, bulging out past both boxes.
-      const ax = a.x + W, ay = a.y + a.h / 2 + (i - (n + 1) / 2) * 8;
-      const tx = b.x + W, ty = b.y + Math.min(b.h / 2, 26);
-      const bulge = Math.max(ax, tx) + 70 + Math.abs(ay - ty) * 0.08;
+      // Back up the page: leave and arrive on the side the target lies on, bulging out past both boxes.
+      const right = b.x + W / 2 >= a.x + W / 2;
+      const side = right ? W : 0;
+      const ax = a.x + side, ay = a.y + a.h / 2 + (i - (n + 1) / 2) * 8;
+      const tx = b.x + side, ty = b.y + Math.min(b.h / 2, 26);
+      const out = 60 + Math.abs(ay - ty) * 0.08;
+      const bulge = right ? Math.max(ax, tx) + out : Math.min(ax, tx) - out;
       d = "M" + ax + "," + ay + " C" + bulge + "," + ay + " " + bulge + "," + ty + " " + tx + "," + ty;
       mid = bezierMid([ax, ay], [bulge, ay], [bulge, ty], [tx, ty]);
     }
@@ -378,8 +389,8 @@
   Canvas.prototype.bounds = function () {
     const keys = [ENTRY].concat(this.keys());
     const boxes = keys.map((k) => this.box(k));
-    const x0 = Math.min(...boxes.map((b) => b.x)), y0 = Math.min(...boxes.map((b) => b.y));
-    const x1 = Math.max(...boxes.map((b) => b.x + b.w)) + 110, y1 = Math.max(...boxes.map((b) => b.y + b.h)) + 20;
+    const x0 = Math.min(...boxes.map((b) => b.x)) - 70, y0 = Math.min(...boxes.map((b) => b.y));
+    const x1 = Math.max(...boxes.map((b) => b.x + b.w)) + 70, y1 = Math.max(...boxes.map((b) => b.y + b.h)) + 20;
     return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
   };
   // The whole journey in view, unless that would make text too small to read: then as much as fits at
@@ -763,10 +774,10 @@
   function section(title, children) { return el("fieldset", { class: "jc-section" }, [el("legend", { text: title })].concat(children)); }
 
   // A choice among things that exist; the current value is kept (and flagged) when it no longer does.
-  Canvas.prototype.picker = function (list, value, onchange, attrs, allowNew) {
+  Canvas.prototype.picker = function (list, value, onchange, attrs, allowNew, missingLabel) {
     const known = list.map((o) => String(o[0]));
     const items = [["", "— choose —"]].concat(list);
-    if (value !== undefined && value !== null && value !== "" && !known.includes(String(value))) items.push([String(value), value + " (does not exist)"]);
+    if (value !== undefined && value !== null && value !== "" && !known.includes(String(value))) items.push([String(value), value + " (" + (missingLabel || "does not exist") + ")"]);
     if (allowNew) items.push(["__new__", allowNew]);
     const wrap = el("span", { class: "jc-picker" });
     const s = selectInput(items, value === undefined || value === null ? "" : value, (v) => {
@@ -783,7 +794,7 @@
     return wrap;
   };
   Canvas.prototype.eventPicker = function (value, onchange, attrs) {
-    return this.picker(this.pickers.events.map((n) => [n, n]), value, onchange, attrs, "another event (not seen yet)…");
+    return this.picker(this.pickers.events.map((n) => [n, n]), value, onchange, attrs, "another event (not seen yet)…", "not seen yet");
   };
   Canvas.prototype.audiencePicker = function (value, onchange, attrs) {
     return this.picker(this.pickers.audiences.map((a) => [a.slug, a.name + " (" + a.slug + ")"]), value, onchange, attrs);
