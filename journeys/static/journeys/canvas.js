@@ -71,9 +71,10 @@
     if (Array.isArray(stage.split)) return "split";
     const ts = Array.isArray(stage.transitions) ? stage.transitions : [];
     if (ts.some((t) => isObj(t) && ("if" in t || "else" in t))) return "branch";
-    const hasActions = Array.isArray(stage.actions) && stage.actions.length > 0;
-    if (!hasActions && ts.length && ts.every((t) => isObj(t) && "after" in t)) return "wait";
-    if (!hasActions && !ts.length && (hint === "wait" || hint === "branch")) return hint;
+    // A wait is a stage that only waits: no actions (not even an empty list) and only "after"s.
+    const noActions = !("actions" in stage) || (hint === "wait" && Array.isArray(stage.actions) && !stage.actions.length);
+    if (noActions && ts.every((t) => isObj(t) && "after" in t) && (ts.length || hint === "wait")) return "wait";
+    if (!ts.length && hint === "branch") return hint;
     return "stage";
   }
   function afterText(a) {
@@ -959,7 +960,7 @@
     if (this.keys()[0] !== stage.key) {
       p.appendChild(el("button", { type: "button", class: "jc-add", text: "Make this the first stage (where runs start)", onclick: () => this.connect(ENTRY, stage.key) }));
     }
-    if (kind !== "wait" || (stage.actions || []).length) p.appendChild(this.actionsEditor(stage, base, done));
+    p.appendChild(this.actionsEditor(stage, base, done));
     if (kind === "split") p.appendChild(this.splitEditor(stage, base, done));
     else if (kind !== "exit") p.appendChild(this.transitionsEditor(stage, base, kind, done));
     const c = this.counts[stage.key];
