@@ -90,8 +90,8 @@ def test_demo_lifecycle_shows_live_counts_readable_at_fit_zoom_and_pan(browser):
 
     from journeys.demo import load_demo
     from journeys.models import Journey
-    from tests.test_journey_demo import stored_event
     from journeys.testing import profile_add
+    from tests.test_journey_demo import stored_event
 
     now = timezone.now()
     for i in range(6):
