@@ -166,7 +166,11 @@ class JourneyAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.setdefault("stage_counts", {})
+        latest = _latest_version(obj) if obj else None
         context["canvas"] = {
+            # Read-only viewers have no JSON field to read it from.
+            "definition": latest.definition if latest else STARTER,
+            "layout": (latest.layout if latest else None) or {"nodes": {}},
             "pickers": canvas_pickers(),
             "counts": context["stage_counts"],
             "validate_url": reverse("admin:journeys_journey_validate"),

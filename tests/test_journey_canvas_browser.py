@@ -200,10 +200,10 @@ def test_build_a_journey_from_scratch_on_the_canvas_without_touching_json(browse
     _drag(
         s,
         '.jc-node[data-key="branch-1"]',
-        {"x": start["x"] + start["width"] / 2 + 280, "y": start["y"] + start["height"] / 2 + 40},
+        {"x": start["x"] + start["width"] / 2 - 20, "y": start["y"] + start["height"] / 2 + 150},
     )
     moved = _node_box(s, "branch-1")
-    assert moved["x"] > start["x"] + 200
+    assert moved["y"] > start["y"] + 120
     _drag(s, '.jc-node[data-key="welcome"] .jc-port', _center(_node_box(s, "branch-1")))
     assert ("welcome", "branch-1") in _edges(s)
     # The branch: if the profile is a VIP go straight to done, else wait three days, then exit.
@@ -246,6 +246,7 @@ def test_build_a_journey_from_scratch_on_the_canvas_without_touching_json(browse
     assert set(layout) >= {"@entry", "welcome", "branch-1", "wait-1", "exit-1", "done"}
     _settle(s)
     assert _node_box(s, "branch-1")["x"] > _node_box(s, "welcome")["x"] + 150
+    assert layout["branch-1"]["y"] > layout["welcome"]["y"] + 60  # where it was dragged to
     s.shot("built-from-scratch-saved")
     assert s.problems == []
 
@@ -413,3 +414,25 @@ def test_publish_v1_asks_nothing_and_v2_offers_to_map_the_stages_where_runs_wait
     runs = Run.objects.filter(journey=journey, status="active")
     assert {(r.version.number, r.stage_key) for r in runs} == {(2, "hello")}
     assert s.problems == []
+
+
+def test_a_marketer_reads_the_canvas_but_gets_no_editing_or_publishing_controls(
+    live_server, transactional_db, monkeypatch
+):
+    from journeys.services.versions import journey_create
+
+    roles_sync()
+    user = User.objects.create_user("mia", "mia@shop.example", "pw-marketer-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="marketer"))
+    journey = journey_create(definition=RENAME)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with browser_session(live_server.url, "mia", "pw-marketer-123", artifacts="canvas") as s:
+        _open(s, journey)
+        assert s.page.locator("[data-add]").count() == 0
+        assert s.page.locator("a.journey-publish").count() == 0
+        assert s.page.locator(".object-tools button").count() == 0  # no pause / archive
+        assert {("start", "middle"), ("middle", "done")} <= set(_edges(s))
+        _node(s, "middle").click()
+        assert s.page.is_disabled(".jc-key") and s.page.is_disabled(".jc-delete")
+        s.shot("marketer-read-only")
+        assert s.problems == []

@@ -141,13 +141,13 @@
     this.issues = { errors: [], warnings: [] };
     this.dirty = false;
     this.loadJson();
-    try { this.layout = JSON.parse(this.layoutInput.value || "{}"); } catch (e) { this.layout = {}; }
+    try { this.layout = this.layoutInput ? JSON.parse(this.layoutInput.value || "{}") : data.layout; } catch (e) { this.layout = {}; }
     if (!isObj(this.layout)) this.layout = {};
     if (!isObj(this.layout.nodes)) this.layout.nodes = {};
     this.autoLayout(false);
     this.bindToolbar();
     this.bindPointer();
-    this.textarea.addEventListener("change", () => { if (this.loadJson()) { this.autoLayout(false); this.changed(true); } });
+    if (this.textarea) this.textarea.addEventListener("change", () => { if (this.loadJson()) { this.autoLayout(false); this.changed(true); } });
     document.querySelectorAll("a.journey-publish").forEach((a) => a.addEventListener("click", (e) => {
       if (this.dirty) { e.preventDefault(); this.say("Save your changes first: publishing publishes the saved draft.", "error"); }
     }));
@@ -159,7 +159,8 @@
 
   Canvas.prototype.loadJson = function () {
     try {
-      const parsed = JSON.parse(this.textarea.value);
+      // Someone who may only view the journey has no JSON field: the definition comes with the page.
+      const parsed = this.textarea ? JSON.parse(this.textarea.value) : this.data.definition;
       this.def = isObj(parsed) ? parsed : {};
       this.root.classList.remove("jc-json-broken");
     } catch (e) {
@@ -182,6 +183,7 @@
 
   // Every edit goes through here: JSON and layout fields written, picture redrawn, validation queued.
   Canvas.prototype.changed = function (structural) {
+    if (!this.textarea || !this.layoutInput) return; // read-only
     this.textarea.value = JSON.stringify(this.def, null, 2);
     this.layoutInput.value = JSON.stringify(this.layout);
     this.dirty = true;
@@ -191,6 +193,7 @@
     this.validate();
   };
   Canvas.prototype.layoutChanged = function () {
+    if (!this.layoutInput) return;
     this.layoutInput.value = JSON.stringify(this.layout);
     this.dirty = true;
     this.say("Unsaved changes — Save keeps them as the draft.", "dirty");
@@ -204,7 +207,7 @@
     const kind = stageKind(stage, hint);
     const acts = (Array.isArray(stage.actions) ? stage.actions : []).map(actionText);
     const lines = acts.length > MAX_ACTION_LINES ? acts.slice(0, MAX_ACTION_LINES - 1).concat(["+ " + (acts.length - MAX_ACTION_LINES + 1) + " more"]) : acts;
-    if (kind === "wait") (stage.transitions || []).forEach((t) => lines.push("⏱ " + afterText(t.after)));
+    if (kind === "wait") (stage.transitions || []).forEach((t) => isObj(t) && lines.push(afterText(t.after)));
     const c = this.counts[key];
     return { kind: kind, title: stage.name ? stage.name : key, sub: stage.name ? key : null, lines: lines, counts: c || null };
   };
@@ -525,9 +528,11 @@
       const b = this.box(this.selected);
       pos = { x: b.x, y: b.y + b.h + GAP_Y };
     } else {
+      // To the right of everything drawn, level with the middle of the view: never on top of a node.
       const r = this.svg.getBoundingClientRect();
       const c = this.toWorld(r.left + r.width / 2, r.top + r.height / 2);
-      pos = { x: Math.round(c.x - W / 2), y: Math.round(c.y - 40) };
+      const right = Math.max(...[ENTRY].concat(this.keys()).map((k) => this.box(k).x + W));
+      pos = { x: Math.round(right + GAP_X), y: Math.round(c.y - 40) };
     }
     this.def.stages.push(stage);
     this.layout.nodes[key] = Object.assign(pos, kind === "wait" || kind === "branch" ? { kind: kind } : {});
