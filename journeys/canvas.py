@@ -17,6 +17,8 @@ from tracking.models import Channel
 
 MAX_PICKS = 500  # a picker longer than this is a search box, not a list
 LAYOUT_ENTRY = "@entry"
+# What the designer chose a node to be, where the definition alone cannot tell (an empty wait).
+NODE_KINDS = ("stage", "wait", "branch", "split", "exit")
 
 
 def canvas_pickers() -> dict[str, Any]:
@@ -70,11 +72,11 @@ def canvas_pickers() -> dict[str, Any]:
 
 
 def layout_clean(layout: Any) -> dict[str, Any]:
-    """Keep only finite node positions; anything else in a posted layout is dropped, never stored."""
+    """Keep only finite node positions (and a known node kind); anything else posted is dropped."""
     nodes = layout.get("nodes") if isinstance(layout, dict) else None
     if not isinstance(nodes, dict):
         return {"nodes": {}}
-    clean: dict[str, dict[str, float]] = {}
+    clean: dict[str, dict[str, Any]] = {}
     for key, pos in nodes.items():
         if not isinstance(key, str) or len(key) > 101 or not isinstance(pos, dict):
             continue
@@ -84,4 +86,6 @@ def layout_clean(layout: Any) -> dict[str, Any]:
             for v in (x, y)
         ):
             clean[key] = {"x": round(float(x), 1), "y": round(float(y), 1)}
+            if pos.get("kind") in NODE_KINDS:
+                clean[key]["kind"] = pos["kind"]
     return {"nodes": clean}

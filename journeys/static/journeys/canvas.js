@@ -283,7 +283,9 @@
     this.nodeLayer.replaceChildren();
     const marks = this.marksByNode();
     [ENTRY].concat(this.keys()).forEach((key) => this.nodeLayer.appendChild(this.drawNode(key, marks[key])));
-    const edges = this.edges();
+    // Outgoing edges leave a node in the order their targets lie, left to right: fewer crossings.
+    const centre = (k) => this.box(k).x;
+    const edges = this.edges().sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : centre(a.to) - centre(b.to)));
     const outCount = {};
     const outIndex = {};
     edges.forEach((e) => { outCount[e.from] = (outCount[e.from] || 0) + 1; });
@@ -325,7 +327,7 @@
       badge.appendChild(svg("title", { text: mark.errors.concat(mark.warnings).map((i) => i.path + ": " + i.message).join("\n") }));
       g.appendChild(badge);
     }
-    if (info.kind !== "exit") g.appendChild(svg("circle", { class: "jc-port", cx: W / 2, cy: b.h, r: 8, "data-port": key }, [svg("title", { text: "Drag to a node to connect" })]));
+    if (info.kind !== "exit" && this.data.can_edit) g.appendChild(svg("circle", { class: "jc-port", cx: W / 2, cy: b.h, r: 8, "data-port": key }, [svg("title", { text: "Drag to a node to connect" })]));
     return g;
   };
 
