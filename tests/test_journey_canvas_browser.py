@@ -436,3 +436,35 @@ def test_a_marketer_reads_the_canvas_but_gets_no_editing_or_publishing_controls(
         assert s.page.is_disabled(".jc-key") and s.page.is_disabled(".jc-delete")
         s.shot("marketer-read-only")
         assert s.problems == []
+
+
+def test_the_canvas_works_under_gunicorn_with_debug_off(designer, tmp_path, monkeypatch):
+    """As production runs: collected, hashed static files (canvas.js, canvas.css, the rule editor)
+    served by WhiteNoise; the canvas draws and the validate endpoint answers through CSRF."""
+    from django.db import connection
+
+    from journeys.services.versions import journey_create
+    from tests.browser import gunicorn_production, password_for_production
+
+    password_for_production(designer, "pw-designer-123")
+    journey = journey_create(definition=RENAME)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with (
+        gunicorn_production(
+            database_name=connection.settings_dict["NAME"], static_root=tmp_path / "static"
+        ) as base,
+        browser_session(base, "dana", "pw-designer-123", artifacts="canvas") as s,
+    ):
+        statics: list[tuple[str, int]] = []
+        s.page.on("response", lambda r: statics.append((r.url, r.status)) if "/static/" in r.url else None)
+        _open(s, journey)
+        assert any("canvas" in url and url.endswith(".js") for url, _ in statics), statics
+        assert all(status == 200 for _, status in statics), statics
+        assert "The journey is valid" in s.page.inner_text(".jc-issues")
+        _node(s, "middle").click()
+        s.page.fill(".jc-key", "center")
+        s.page.press(".jc-key", "Tab")
+        _settle(s)
+        assert ("start", "center") in _edges(s)
+        s.shot("production-canvas")
+        assert s.problems == []
