@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 
 from tracking.views_ingest import source_by_write_key
 
-_STATIC = Path(__file__).resolve().parent / "static" / "analytics-next"
+_STATIC = Path(__file__).resolve().parent / "vendor" / "analytics-next"
 _CHUNK = re.compile(r"^[A-Za-z0-9_-]+\.bundle\.[0-9a-f]{8,40}\.js$")
 # Segment's CDN writes the source's key into the bundle here (analytics-next's embedded-write-key.ts).
 _KEY_PLACEHOLDER = b'window.analyticsWriteKey="__WRITE_KEY__"'

@@ -27,7 +27,7 @@ CORS_ALLOW_HEADERS = ("authorization", "content-type", "content-encoding", "x-re
 CORS_PREFLIGHT_MAX_AGE = 7200
 
 # analytics.js (@segment/analytics-next's standalone bundle), vendored under
-# tracking/static/analytics-next/<version>/ and served at /analytics.js/v1/<writeKey>/analytics.min.js.
+# tracking/vendor/analytics-next/<version>/ and served at /analytics.js/v1/<writeKey>/analytics.min.js.
 TRACKING_ANALYTICS_JS_VERSION = "1.84.3"
 # How long browsers and proxies may keep the library (its chunks have content hashes: a year).
 TRACKING_ANALYTICS_JS_MAX_AGE = env.int("TRACKING_ANALYTICS_JS_MAX_AGE", default=3600)
