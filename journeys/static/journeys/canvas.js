@@ -10,7 +10,7 @@
   const ENTRY = "@entry";
   const W = 250; // node width in canvas units
   const LINE = 19;
-  const GAP_X = 70;
+  const GAP_X = 100;
   const GAP_Y = 64;
   const MAX_ACTION_LINES = 5;
   const MIN_FIT_ZOOM = 0.75; // below this 14px text is smaller than 11px on screen: pan instead
@@ -127,7 +127,9 @@
     this.viewport = svg("g", { class: "jc-viewport" });
     this.edgeLayer = svg("g", { class: "jc-edges" });
     this.nodeLayer = svg("g", { class: "jc-nodes" });
-    this.viewport.append(this.edgeLayer, this.nodeLayer);
+    // Edge labels above the nodes: a label is never hidden behind the box its edge passes.
+    this.labelLayer = svg("g", { class: "jc-labels" });
+    this.viewport.append(this.edgeLayer, this.nodeLayer, this.labelLayer);
     this.svg.appendChild(svg("defs", {}, [
       svg("marker", { id: "jc-arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "8", markerHeight: "8", orient: "auto-start-reverse" },
         [svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#5b7083" })]),
@@ -281,6 +283,7 @@
   Canvas.prototype.render = function () {
     this.edgeLayer.replaceChildren();
     this.nodeLayer.replaceChildren();
+    this.labelLayer.replaceChildren();
     const marks = this.marksByNode();
     [ENTRY].concat(this.keys()).forEach((key) => this.nodeLayer.appendChild(this.drawNode(key, marks[key])));
     // Outgoing edges leave a node in the order their targets lie, left to right: fewer crossings.
@@ -342,9 +345,11 @@
     let d;
     let mid;
     if (e.from === e.to) {
-      const x = a.x + W, y = a.y + a.h / 2;
-      d = "M" + sx + "," + sy + " C" + sx + "," + (sy + 60) + " " + (x + 80) + "," + (y + 40) + " " + x + "," + y;
-      mid = { x: x + 45, y: sy + 22 };
+      // A loop over the top right corner, clear of the edges in (top centre) and out (bottom).
+      const x0 = a.x + W - 40, y0 = a.y, x1 = a.x + W, y1 = a.y + 15;
+      d = "M" + x0 + "," + y0 + " C" + x0 + "," + (y0 - 50) + " " + (x1 + 50) + "," + (y1 - 5) + " " + x1 + "," + y1;
+      mid = bezierAt([x0, y0], [x0, y0 - 50], [x1 + 50, y1 - 5], [x1, y1], 0.45);
+      mid.y -= 12;
     } else if (b.y > sy + 10) {
       const tx = b.x + W / 2, ty = b.y;
       const dy = Math.max(40, (ty - sy) / 2);
@@ -367,21 +372,24 @@
       const out = 60 + Math.abs(ay - ty) * 0.08;
       const bulge = right ? Math.max(ax, tx) + out : Math.min(ax, tx) - out;
       d = "M" + ax + "," + ay + " C" + bulge + "," + ay + " " + bulge + "," + ty + " " + tx + "," + ty;
-      mid = bezierMid([ax, ay], [bulge, ay], [bulge, ty], [tx, ty]);
+      // Labelled near where it leaves: the long way back passes other boxes, its start rarely does.
+      mid = bezierAt([ax, ay], [bulge, ay], [bulge, ty], [tx, ty], 0.22);
     }
     const g = svg("g", { class: "jc-edge jc-edge-" + e.kind, "data-from": e.from, "data-to": e.to, "data-path": e.path || "" });
     g.appendChild(svg("path", { class: "jc-edge-hit", d: d }));
     g.appendChild(svg("path", { class: "jc-edge-line", d: d, "marker-end": "url(#jc-arrow)" }));
     if (e.label) {
-      const text = svg("text", { class: "jc-edge-label", x: mid.x, y: mid.y + 4, "text-anchor": "middle", text: clip(e.label, 28) });
       const w = Math.min(28, e.label.length) * 7 + 10;
-      g.appendChild(svg("rect", { class: "jc-edge-label-bg", x: mid.x - w / 2, y: mid.y - 10, width: w, height: 19, rx: 4 }));
-      g.appendChild(text);
+      this.labelLayer.appendChild(svg("g", { class: "jc-edge-label-box", "data-from": e.from, "data-to": e.to }, [
+        svg("rect", { class: "jc-edge-label-bg", x: mid.x - w / 2, y: mid.y - 10, width: w, height: 19, rx: 4 }),
+        svg("text", { class: "jc-edge-label", x: mid.x, y: mid.y + 4, "text-anchor": "middle", text: clip(e.label, 28) }),
+      ]));
     }
     return g;
   };
-  function bezierMid(p0, p1, p2, p3) {
-    const t = 0.5, u = 1 - t;
+  function bezierMid(p0, p1, p2, p3) { return bezierAt(p0, p1, p2, p3, 0.5); }
+  function bezierAt(p0, p1, p2, p3, t) {
+    const u = 1 - t;
     const c = (i) => u * u * u * p0[i] + 3 * u * u * t * p1[i] + 3 * u * t * t * p2[i] + t * t * t * p3[i];
     return { x: c(0), y: c(1) };
   }
