@@ -1018,6 +1018,9 @@
           done(true);
         }, { "data-path": here + ".send.template", class: "jc-template" }), here + ".send.template"));
         item.appendChild(field("Topic", selectInput(this.pickers.topics.map((t) => [t, t]).concat(s.topic && !this.pickers.topics.includes(s.topic) ? [[s.topic, s.topic]] : []), s.topic || "marketing", (v) => { s.topic = v; done(false); }, { "data-path": here + ".send.topic" }), here + ".send.topic"));
+        // Extra template data is optional: offered, not added to every send.
+        if (isObj(s.data)) item.appendChild(field("Template data", this.pairsEditor(s, "data", here + ".send.data", "data key", done), here + ".send.data"));
+        else item.appendChild(el("button", { type: "button", class: "jc-add", text: "+ template data", onclick: () => { s.data = { field1: "" }; done(true); } }));
       } else if (kind === "tag_add" || kind === "tag_remove") {
         const op = kind === "tag_add" ? "add" : "remove";
         item.appendChild(field("Tag", textInput(a.tag[op], (v) => { a.tag[op] = v; done(false); }, { "data-path": here + ".tag." + op, placeholder: "tag name", class: "jc-tag" }), here + ".tag." + op));
