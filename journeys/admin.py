@@ -9,16 +9,18 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from journeys.definition import DefinitionInvalid
-from journeys.diagram import GraphvizMissing, journey_dot, journey_svg
+from journeys.canvas import canvas_pickers, layout_clean
+from journeys.definition import DefinitionInvalid, definition_validate, stages_by_key
+from journeys.diagram import GraphvizMissing, journey_svg
 from journeys.models import Broadcast, BroadcastVariant, Journey, JourneyStatus, Run, RunStep
-from journeys.selectors import journey_counts, stage_counts
+from journeys.selectors import active_runs_by_stage, journey_counts, stage_counts
 from journeys.services.broadcasts import broadcast_results, broadcast_schedule, broadcast_send_now
 from journeys.services.versions import (
     JourneyStateError,
@@ -57,6 +59,9 @@ class JourneyDesignForm(forms.ModelForm):
         help_text="The journey definition (see docs/journeys.md). Saving stores a draft; publishing freezes it.",
     )
 
+    # Node positions on the canvas, saved with the draft (never part of the definition).
+    layout = forms.JSONField(required=False, widget=forms.HiddenInput(attrs={"class": "journey-layout"}))
+
     class Meta:
         model = Journey
         fields: list[str] = []
@@ -65,6 +70,10 @@ class JourneyDesignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         latest = _latest_version(self.instance) if self.instance.pk else None
         self.fields["definition"].initial = latest.definition if latest else STARTER
+        self.fields["layout"].initial = (latest.layout if latest else None) or {"nodes": {}}
+
+    def clean_layout(self):
+        return layout_clean(self.cleaned_data.get("layout"))
 
     def clean_definition(self):
         value = self.cleaned_data["definition"]
@@ -84,7 +93,7 @@ class JourneyAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "status", "live", "active_runs", "conversions"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
-    fieldsets = [(None, {"fields": ["definition"]})]
+    fieldsets = [(None, {"fields": ["definition", "layout"]})]
 
     @admin.display(description="live version")
     def live(self, obj: Journey) -> str:
@@ -100,21 +109,27 @@ class JourneyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         definition = form.cleaned_data["definition"]
+        layout = form.cleaned_data.get("layout")
         if not change:
-            created = journey_create(definition=definition)
+            created = journey_create(definition=definition, layout=layout)
             obj.pk, obj.slug, obj.name = created.pk, created.slug, created.name
             return
         draft = journey_draft(journey=obj)
         try:
             if draft is None:
-                draft_create(journey=obj, definition=definition)
+                draft_create(journey=obj, definition=definition, layout=layout)
             else:
-                version_update(version=draft, definition=definition)
+                version_update(version=draft, definition=definition, layout=layout)
         except VersionFrozen as exc:  # pragma: no cover - drafts are never frozen
             messages.error(request, str(exc))
 
     def get_urls(self):
         own = [
+            path(
+                "canvas/validate/",
+                self.admin_site.admin_view(self.validate_view),
+                name="journeys_journey_validate",
+            ),
             path(
                 "<int:pk>/diagram.svg",
                 self.admin_site.admin_view(self.diagram_view),
@@ -137,28 +152,58 @@ class JourneyAdmin(admin.ModelAdmin):
         journey = get_object_or_404(Journey, pk=object_id)
         latest = _latest_version(journey)
         report = version_validate(version=latest) if latest else None
-        counts = stage_counts(journey=journey)
         context = {
             "journey": journey,
             "version": latest,
             "report": report,
             "counts": journey_counts(journey=journey),
-            "stage_counts": sorted(counts.items()),
-            "diagram": self._diagram_html(latest.definition if latest else {}, counts),
+            # Live counts are for what runs went through: only once something was published.
+            "stage_counts": stage_counts(journey=journey) if journey.live_version_id else {},
             "has_draft": bool(latest and not latest.is_frozen),
             "runs_url": reverse("admin:journeys_run_changelist") + f"?journey__id__exact={journey.pk}",
         }
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
-    def _diagram_html(self, definition: dict, counts) -> str:
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.setdefault("stage_counts", {})
+        latest = _latest_version(obj) if obj else None
+        context["canvas"] = {
+            # Read-only viewers have no JSON field to read it from.
+            "definition": latest.definition if latest else STARTER,
+            "layout": (latest.layout if latest else None) or {"nodes": {}},
+            "pickers": canvas_pickers(),
+            "counts": context["stage_counts"],
+            "validate_url": reverse("admin:journeys_journey_validate"),
+            "rule_preview_url": reverse("admin:audiences_audience_preview"),
+            "journey_id": obj.pk if obj else None,
+            "slug_locked": bool(obj),
+            "can_edit": self.has_change_permission(request, obj) if obj else self.has_add_permission(request),
+        }
+        context["can_change"] = context["canvas"]["can_edit"]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def validate_view(self, request: HttpRequest) -> JsonResponse:
+        """The definition validator for the canvas, as it edits: every error and warning by path."""
+        if request.method != "POST":
+            return JsonResponse({"detail": "POST a definition"}, status=405)
+        if not self.has_view_permission(request):
+            return JsonResponse({"detail": "You may not view journeys."}, status=403)
         try:
-            return mark_safe(journey_svg(definition, counts))  # noqa: S308 - SVG produced by dot from escaped labels
-        except GraphvizMissing as exc:
-            return format_html(
-                "<p class='errornote'>{}</p><pre>{}</pre>", exc, journey_dot(definition, counts)
-            )
-        except Exception as exc:  # a malformed draft must not break the page
-            return format_html("<p class='errornote'>Cannot draw this definition: {}</p>", exc)
+            payload = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            return JsonResponse({"detail": f"body is not JSON: {exc}"}, status=400)
+        if not isinstance(payload, dict):
+            return JsonResponse({"detail": "body must be a JSON object"}, status=400)
+        definition = payload.get("definition")
+        report = definition_validate(definition)
+        journey_id = payload.get("journey_id")
+        if isinstance(definition, dict) and isinstance(journey_id, int):
+            journey = Journey.objects.filter(pk=journey_id).first()
+            if journey is not None and definition.get("slug") != journey.slug:
+                report.error("slug", f"must stay {journey.slug!r}")
+        elif isinstance(definition, dict) and Journey.objects.filter(slug=definition.get("slug")).exists():
+            report.error("slug", f"a journey with slug {definition.get('slug')!r} exists")
+        return JsonResponse(report.as_dict())
 
     def diagram_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         journey = get_object_or_404(Journey, pk=pk)
@@ -170,10 +215,10 @@ class JourneyAdmin(admin.ModelAdmin):
         return HttpResponse(svg, content_type="image/svg+xml")
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A form, not a prompt: the draft's validity and, for a later version, the stages where runs
+        wait now, each with where its runs go (stay on their version, or a stage of the new one)."""
         journey = get_object_or_404(Journey, pk=pk)
         back = HttpResponseRedirect(reverse("admin:journeys_journey_change", args=[pk]))
-        if request.method != "POST":
-            return back
         if not self.has_change_permission(request, journey):
             messages.error(request, "You may not publish journeys.")
             return back
@@ -181,20 +226,50 @@ class JourneyAdmin(admin.ModelAdmin):
         if draft is None:
             messages.warning(request, "There is no draft to publish: save a change first.")
             return back
-        mapping_text = request.POST.get("migrate", "").strip()
-        try:
-            mapping = json.loads(mapping_text) if mapping_text else None
-            if mapping is not None and not isinstance(mapping, dict):
-                raise ValueError("the mapping must be a JSON object")
-            version_publish(version=draft, migrate=mapping)
-        except DefinitionInvalid as exc:
-            messages.error(request, f"Not published — {len(exc.report.errors)} error(s): {exc}")
+        waiting = active_runs_by_stage(journey=journey, exclude_version_id=draft.pk)
+        new_keys = list(stages_by_key(draft.definition))
+        if request.method == "POST":
+            try:
+                mapping = self._publish_mapping(request, waiting, new_keys)
+                version_publish(version=draft, migrate=mapping or None)
+            except DefinitionInvalid as exc:
+                messages.error(request, f"Not published — {len(exc.report.errors)} error(s): {exc}")
+                return back
+            except ValueError as exc:
+                messages.error(request, f"Not published — migration mapping: {exc}")
+                return back
+            moved = f"; runs in {', '.join(sorted(mapping))} move to it" if mapping else ""
+            messages.success(request, f"Published version {draft.number}; new entries start on it{moved}.")
             return back
-        except ValueError as exc:
-            messages.error(request, f"Not published — migration mapping: {exc}")
-            return back
-        messages.success(request, f"Published version {draft.number}; new entries start on it.")
-        return back
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Publish {journey.name} v{draft.number}",
+            "journey": journey,
+            "draft": draft,
+            "first": not journey.versions.filter(published_at__isnull=False).exists(),
+            "report": version_validate(version=draft),
+            "waiting": [
+                {**row, "same": row["stage_key"] if row["stage_key"] in new_keys else ""} for row in waiting
+            ],
+            "new_keys": new_keys,
+        }
+        return TemplateResponse(request, "admin/journeys/journey/publish.html", context)
+
+    @staticmethod
+    def _publish_mapping(request: HttpRequest, waiting: list[dict], new_keys: list[str]) -> dict[str, str]:
+        """The form's choices ("map:<old stage>" = new stage, or empty to stay); the old JSON field too."""
+        text = request.POST.get("migrate", "").strip()
+        mapping = json.loads(text) if text else {}
+        if not isinstance(mapping, dict):
+            raise ValueError("the mapping must be a JSON object")
+        for row in waiting:
+            target = request.POST.get(f"map:{row['stage_key']}", "")
+            if target:
+                if target not in new_keys:
+                    raise ValueError(f"{row['stage_key']} → {target}: no such stage in the new version")
+                mapping[row["stage_key"]] = target
+        return mapping
 
     def state_view(self, request: HttpRequest, pk: int, to: str) -> HttpResponse:
         journey = get_object_or_404(Journey, pk=pk)

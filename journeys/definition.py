@@ -21,7 +21,9 @@ from tracking.conditions import condition_validate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-TRANSITION_KINDS = ("on_event", "after", "on_audience_entered", "if")
+TRANSITION_KINDS = ("on_event", "after", "on_audience_entered", "if", "else")
+# Decided once, on entering the stage: a branch is a stage of "if" transitions ending in an "else".
+INSTANT_KINDS = ("if", "else")
 ACTION_KINDS = ("send", "tag", "set_trait", "webhook")
 # Transitions that wait for time or behaviour; a loop made only of the others would spin forever.
 WAITING_KINDS = ("on_event", "after", "on_audience_entered")
@@ -249,6 +251,7 @@ def _check_stage(stage: dict, path: str, keys: dict[str, int], report: Definitio
         transitions = []
     for j, t in enumerate(transitions):
         _check_transition(t, f"{path}.transitions[{j}]", keys, report, refs)
+    _check_branch(transitions, path, stage.get("key"), report)
     if split is not None:
         _check_split(split, f"{path}.split", keys, report)
     if not is_exit and not transitions and not split:
@@ -314,8 +317,33 @@ def _check_transition(t: Any, path: str, keys: dict[str, int], report: Definitio
         _check_after(body, f"{path}.after", report)
     elif kind == "on_audience_entered":
         _check_slug_ref(body, f"{path}.on_audience_entered", report, refs.audiences)
+    elif kind == "else":
+        if body is not True:
+            report.error(f"{path}.else", "must be true")
     else:
         _check_rule(body, f"{path}.if", report, refs)
+
+
+def _check_branch(transitions: list, path: str, key: Any, report: DefinitionReport) -> None:
+    """An "else" closes a branch: one, last, after an "if". A branch of only "if"s with nothing that
+    waits leaves the runs no rule matches in the stage forever: a warning that names the stage."""
+    kinds = [transition_kind(t) if isinstance(t, dict) else None for t in transitions]
+    elses = [j for j, k in enumerate(kinds) if k == "else"]
+    for j in elses:
+        if "if" not in kinds[:j]:
+            report.error(f"{path}.transitions[{j}]", 'an "else" follows at least one "if" transition')
+        elif j != len(kinds) - 1:
+            report.error(f"{path}.transitions[{j}]", 'the "else" is the last transition of a branch')
+    if len(elses) > 1:
+        report.error(f"{path}.transitions[{elses[1]}]", 'a branch has one "else"')
+    if "if" in kinds and not elses and not any(k in WAITING_KINDS for k in kinds):
+        report.warnings.append(
+            DefinitionIssue(
+                path,
+                f"branch {key!r} has no else: runs that match none of its rules wait in {key!r} "
+                'forever (add an "else" transition)',
+            )
+        )
 
 
 def _check_after(body: Any, path: str, report: DefinitionReport) -> None:
@@ -436,7 +464,7 @@ def _reachable(start: str, graph: dict[str, list[str]]) -> set[str]:
 
 
 def _check_spin_loops(stages: list, keys: dict[str, int], report: DefinitionReport) -> None:
-    """A cycle whose every edge is an instant edge ("if" or a split) would advance forever without waiting."""
+    """A cycle whose every edge is an instant edge ("if", "else" or a split) would advance forever without waiting."""
     instant: dict[str, list[str]] = {}
     for key, i in keys.items():
         stage = stages[i]
@@ -444,7 +472,7 @@ def _check_spin_loops(stages: list, keys: dict[str, int], report: DefinitionRepo
         targets += [
             t.get("to")
             for t in stage.get("transitions", []) or []
-            if isinstance(t, dict) and transition_kind(t) == "if"
+            if isinstance(t, dict) and transition_kind(t) in INSTANT_KINDS
         ]
         instant[key] = [t for t in targets if t in keys]
     reported: set[frozenset[str]] = set()

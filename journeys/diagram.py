@@ -35,6 +35,8 @@ def _edge_label(t: dict) -> str:
         return f"enters {t['on_audience_entered']}"
     if kind == "if":
         return "if rule"
+    if kind == "else":
+        return "else"
     return ""
 
 

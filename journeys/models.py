@@ -45,6 +45,9 @@ class JourneyVersion(models.Model):
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     definition = models.JSONField(default=dict)
+    # Where the canvas draws each node ({"nodes": {"<stage key>" | "@entry": {"x": …, "y": …}}}); kept
+    # beside the definition, not in it: moving a box is not a change the engine should ever see.
+    layout = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

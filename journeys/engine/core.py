@@ -219,6 +219,10 @@ def _next_transition(
         if kind == "if":
             if fresh and facts.rule_matches(t["if"], state.profile_id, now):
                 hit = (entered, "if", {"transition": index})
+        elif kind == "else":
+            # Listed last (validation), so at the same instant any "if" that matched wins the tie.
+            if fresh:
+                hit = (entered, "else", {"transition": index})
         elif kind == "after":
             due = dues[index]
             if due <= now:

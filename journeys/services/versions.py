@@ -23,7 +23,7 @@ class JourneyStateError(Exception):
 
 
 @transaction.atomic
-def journey_create(*, definition: dict) -> Journey:
+def journey_create(*, definition: dict, layout: dict | None = None) -> Journey:
     """A new journey with its first draft (the definition need not be valid yet)."""
     slug, name = definition.get("slug"), definition.get("name") or definition.get("slug")
     if not isinstance(slug, str) or not slug:
@@ -31,7 +31,7 @@ def journey_create(*, definition: dict) -> Journey:
     if Journey.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"a journey with slug {slug!r} exists"})
     journey = Journey.objects.create(slug=slug, name=str(name)[:200])
-    JourneyVersion.objects.create(journey=journey, number=1, definition=definition)
+    JourneyVersion.objects.create(journey=journey, number=1, definition=definition, layout=layout or {})
     return journey
 
 
@@ -40,31 +40,42 @@ def journey_draft(*, journey: Journey) -> JourneyVersion | None:
 
 
 @transaction.atomic
-def version_update(*, version: JourneyVersion, definition: dict) -> JourneyVersion:
+def version_update(
+    *, version: JourneyVersion, definition: dict, layout: dict | None = None
+) -> JourneyVersion:
+    """Replace a draft's definition (and, when given, its canvas layout)."""
     version = JourneyVersion.objects.select_for_update().get(pk=version.pk)
     if version.is_frozen:
         raise VersionFrozen(f"version {version.number} of {version.journey.slug} is published and frozen")
     if definition.get("slug") not in (None, version.journey.slug):
         raise ValidationError({"slug": "cannot change the slug of an existing journey"})
     version.definition = definition
-    version.save(update_fields=["definition", "updated_at"])
+    fields = ["definition", "updated_at"]
+    if layout is not None:
+        version.layout = layout
+        fields.append("layout")
+    version.save(update_fields=fields)
     if definition.get("name"):
         Journey.objects.filter(pk=version.journey_id).update(name=str(definition["name"])[:200])
     return version
 
 
 @transaction.atomic
-def draft_create(*, journey: Journey, definition: dict | None = None) -> JourneyVersion:
-    """A new draft copying the live definition (or the given one); one draft at a time."""
+def draft_create(
+    *, journey: Journey, definition: dict | None = None, layout: dict | None = None
+) -> JourneyVersion:
+    """A new draft copying the live definition (or the given one) and its layout; one draft at a time."""
     existing = journey_draft(journey=journey)
     if existing is not None:
         if definition is not None:
-            return version_update(version=existing, definition=definition)
+            return version_update(version=existing, definition=definition, layout=layout)
         return existing
     latest = journey.versions.order_by("-number").first()
     base = definition if definition is not None else copy.deepcopy(latest.definition if latest else {})
+    if layout is None:
+        layout = copy.deepcopy(latest.layout if latest else {})
     number = (journey.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    return JourneyVersion.objects.create(journey=journey, number=number, definition=base)
+    return JourneyVersion.objects.create(journey=journey, number=number, definition=base, layout=layout)
 
 
 def version_validate(*, version: JourneyVersion) -> DefinitionReport:

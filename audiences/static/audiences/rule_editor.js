@@ -315,7 +315,10 @@
     if (best) best.classList.add("rule-has-error");
   };
 
+  // The journey canvas embeds this editor for "if" branches and entry rules.
+  window.VoyageRuleEditor = RuleEditor;
+
   document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll(".rule-editor").forEach((root) => new RuleEditor(root));
+    document.querySelectorAll(".rule-editor:not([data-manual])").forEach((root) => new RuleEditor(root));
   });
 })();
