@@ -57,6 +57,10 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # A client that keeps a connection open and goes away (a requests session a failing test never
+    # closed) must not hold its request thread, and with it the server's close, forever.
+    timeout = 30
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 

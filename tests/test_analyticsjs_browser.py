@@ -124,7 +124,11 @@ def test_segment_snippet_sends_to_voyage_from_an_allowed_origin_and_not_from_ano
             other.goto(other_shop + "/")
             other.wait_for_function("() => window.analytics && window.analytics.initialized === true")
             other.evaluate("() => { analytics.track('Should Not Arrive'); }")
-            _wait_for(lambda: any("preflight" in text for text in refused), what="the preflight refusal")
+            # Chromium words the refusal after the preflight it made; any CORS refusal of this origin
+            # is what matters, and a busy machine may take a while to get analytics.js to send.
+            _wait_for(
+                lambda: any("CORS policy" in text for text in refused), what="the CORS refusal", timeout=180
+            )
             other.screenshot(path=str(ARTIFACTS / "other-shop.png"))
             browser.close()
             api.close()
