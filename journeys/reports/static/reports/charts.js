@@ -27,7 +27,7 @@
     var d = data(canvas.dataset.source).funnel;
     return new Chart(canvas, {
       type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "Profiles / messages", data: d.values, backgroundColor: "#417690" }] },
+      data: { labels: d.labels, datasets: [{ label: "People", data: d.values, backgroundColor: "#417690" }] },
       options: { indexAxis: "y", animation: false, plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true } } }
     });
   }
