@@ -31,6 +31,7 @@ from tracking.models import (
     Source,
 )
 from tracking.origins import origins_normalize
+from tracking.roles import can_view_personal_data
 from tracking.services.profiles import profile_erase
 from tracking.services.sources import source_write_key_rotate
 
@@ -231,6 +232,13 @@ class ProfileAdmin(admin.ModelAdmin):
         }
         summary = [f"{p} — everything about this person, including messages sent to them" for p in objs]
         return summary, counts, set(), []
+
+    # Personal data: viewing tracking's models is not enough (tracking.roles.PERSONAL_DATA).
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_view_personal_data(request.user) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_view_personal_data(request.user) and super().has_change_permission(request, obj)
 
 
 class SourceForm(forms.ModelForm):

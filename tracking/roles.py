@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 
 ALL = ("add", "change", "delete", "view")
 VIEW = ("view",)
@@ -48,6 +49,27 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "onsite": VIEW,
     },
 }
+# Personal data (profile pages: identities, contact points, traits, timelines; audience member
+# exports) is its own permission, beyond viewing tracking's models: marketers read figures, not people.
+PERSONAL_DATA = "tracking.view_personal_data"
+PERSONAL_DATA_NAME = "Can view personal data (profile pages, audience member exports)"
+
+
+def can_view_personal_data(user: Any) -> bool:
+    return bool(user and user.is_active and user.has_perm(PERSONAL_DATA))
+
+
+def personal_data_permission_ensure() -> None:
+    """The permission lives on Profile's content type; made here so no model needs a migration."""
+    from tracking.models import Profile
+
+    Permission.objects.get_or_create(
+        content_type=ContentType.objects.get_for_model(Profile),
+        codename=PERSONAL_DATA.split(".", 1)[1],
+        defaults={"name": PERSONAL_DATA_NAME},
+    )
+
+
 # Extra named permissions (app_label.codename) a role holds beyond the model actions.
 BEHAVIOUR_READ = ("analytics.view_behaviour", "analytics.view_savedanalysis")
 # Those who read behaviour analytics may save their analyses too (and edit the saved ones).
@@ -69,6 +91,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
         "analytics.delete_searchsynonym",
     ),
     "operator": (
+        PERSONAL_DATA,
         "reports.view_reports",
         "analytics.view_growth",
         *BEHAVIOUR_READ,
@@ -83,11 +106,13 @@ EXTRA: dict[str, tuple[str, ...]] = {
         "analytics.change_searchsynonym",
         "analytics.delete_searchsynonym",
     ),
-    "journey designer": ("reports.view_reports", "analytics.view_growth", *BEHAVIOUR_READ),
+    # Designers preview templates with a real profile and test-send to it.
+    "journey designer": (PERSONAL_DATA, "reports.view_reports", "analytics.view_growth", *BEHAVIOUR_READ),
 }
 
 
 def roles_sync() -> None:
+    personal_data_permission_ensure()
     for role, grants in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         perms = []

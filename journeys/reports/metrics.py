@@ -162,7 +162,21 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
     row.setdefault("unconverted", {"revenue": {}, "cost": {}})
     row.setdefault("unconverted_conversions", Decimal(0))
     row.setdefault("missing_rates", [])
+    row.setdefault("missing_days", {})
     return row
+
+
+def missing_rates_text(days: dict[str, set[date]]) -> list[str]:
+    """ "no JPY rate for 2026-03-05", or for several days "no BRL rate for 2026-11-02 to 2026-11-30
+    (21 days)": one line per currency, so a long gap does not flood the page."""
+    out = []
+    for code, found in sorted(days.items()):
+        ordered = sorted(found)
+        if len(ordered) == 1:
+            out.append(f"no {code} rate for {ordered[0].isoformat()}")
+        else:
+            out.append(f"no {code} rate for {ordered[0]} to {ordered[-1]} ({len(ordered)} days)")
+    return out
 
 
 def _finish(rows: list[dict[str, Any]], cols: list[str]) -> list[dict[str, Any]]:
@@ -289,7 +303,7 @@ def _money_merge(row: dict[str, Any], part: dict[str, Any]) -> None:
     code = part["currency_code"]
     for m in MONEY:
         amount = Decimal(part[m] or 0)
-        row[m] += Decimal(part[f"{m}_ws"] or 0)
+        row[m] += Decimal(part[f"{m}_ws"] or 0).quantize(Decimal("0.000001"))
         if amount:
             row["originals"].setdefault(m, {})
             row["originals"][m][code] = row["originals"][m].get(code, Decimal(0)) + amount
@@ -299,9 +313,8 @@ def _money_merge(row: dict[str, Any], part: dict[str, Any]) -> None:
             amount = Decimal(part[f"{kind}_unconverted"] or 0)
             if amount:
                 row["unconverted"][kind][code] = row["unconverted"][kind].get(code, Decimal(0)) + amount
-        row["missing_rates"].extend(
-            f"no {code} rate for {d.isoformat()}" for d in sorted(part["missing_days"])
-        )
+        row["missing_days"].setdefault(code, set()).update(part["missing_days"])
+        row["missing_rates"] = missing_rates_text(row["missing_days"])
 
 
 FUNNEL_STEPS = [
@@ -373,6 +386,7 @@ def row_derive(
         cost=cost,
         cost_by_currency=dict(sorted(costs.items())),
         missing_rates=missing,
+        missing_days={code: sorted(days) for code, days in row.get("missing_days", {}).items()},
         money_complete=not missing,
         open_rate=_ratio(row["opens_unique"], row["delivered"]),
         click_rate=_ratio(row["clicks_unique"], row["delivered"]),
