@@ -118,6 +118,9 @@ def roles_sync() -> None:
         perms = []
         for app_label, actions in grants.items():
             for perm in Permission.objects.filter(content_type__app_label=app_label):
+                # "view_personal_data" starts like a view permission but is granted only by name.
+                if f"{app_label}.{perm.codename}" == PERSONAL_DATA:
+                    continue
                 if perm.codename.split("_", 1)[0] in actions:
                     perms.append(perm)
         for dotted in EXTRA.get(role, ()):
