@@ -386,6 +386,7 @@ def row_derive(
         cost=cost,
         cost_by_currency=dict(sorted(costs.items())),
         missing_rates=missing,
+        spend_missing=spend.missing,
         missing_days={code: sorted(days) for code, days in row.get("missing_days", {}).items()},
         money_complete=not missing,
         open_rate=_ratio(row["opens_unique"], row["delivered"]),

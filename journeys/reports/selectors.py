@@ -88,7 +88,7 @@ def campaigns_overview(
         row["spark"] = {
             "labels": [bucket_label(d["bucket"], "day") for d in days.get(key, [])],
             "sent": [d["sent"] for d in days.get(key, [])],
-            "conversions": [float(d["conv_last"]) for d in days.get(key, [])],
+            "conversions": [float(d[f"conv_{attribution}"]) for d in days.get(key, [])],
         }
         out.append(row)
     return out

@@ -29,7 +29,9 @@ def money(row: dict, key: str) -> str:
     if value is None:
         return "–"
     text = money_format(amount=value, currency=row.get("currency") or settings.WORKSPACE_CURRENCY)
-    return f"{text} *" if row.get("missing_rates") else text
+    kind = "cost" if key == "cost" else "revenue"
+    incomplete = (row.get("unconverted") or {}).get(kind) or (kind == "cost" and row.get("spend_missing"))
+    return f"{text} *" if incomplete else text
 
 
 @register.filter
