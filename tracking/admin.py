@@ -31,7 +31,7 @@ from tracking.models import (
     Source,
 )
 from tracking.origins import origins_normalize
-from tracking.roles import can_view_personal_data
+from tracking.roles import PersonalDataAdmin
 from tracking.services.profiles import profile_erase
 from tracking.services.sources import source_write_key_rotate
 
@@ -116,7 +116,7 @@ def _identity_map(profile: Profile) -> dict[str, str]:
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(PersonalDataAdmin, admin.ModelAdmin):
     list_display = ("id", "main_identity", "email", "country", "timezone", "last_seen_at")
     list_display_links = ("id", "main_identity")
     # The search box matches any identity exactly (see get_search_results); this just shows it.
@@ -233,13 +233,6 @@ class ProfileAdmin(admin.ModelAdmin):
         summary = [f"{p} — everything about this person, including messages sent to them" for p in objs]
         return summary, counts, set(), []
 
-    # Personal data: viewing tracking's models is not enough (tracking.roles.PERSONAL_DATA).
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return can_view_personal_data(request.user) and super().has_view_permission(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return can_view_personal_data(request.user) and super().has_change_permission(request, obj)
-
 
 class SourceForm(forms.ModelForm):
     allowed_origins = forms.CharField(
@@ -309,7 +302,7 @@ class EventNameFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("timestamp", "type", "name", "source", "profile_link", "user_id", "anonymous_id")
     list_filter = ("source", "type", EventNameFilter)
     list_select_related = ("source",)
@@ -380,7 +373,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IdentityConflict)
-class IdentityConflictAdmin(ReadOnlyAdmin):
+class IdentityConflictAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "profile", "other_profile", "kind", "value", "detail")
     list_filter = ("kind",)
     search_fields = ("=value",)
@@ -388,14 +381,14 @@ class IdentityConflictAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProfileMerge)
-class ProfileMergeAdmin(ReadOnlyAdmin):
+class ProfileMergeAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "survivor", "merged_profile_id", "reason")
     search_fields = ("=merged_profile_id", "=survivor__id")
     fields = readonly_fields = ("created_at", "survivor", "merged_profile_id", "reason")
 
 
 @admin.register(ConsentChange)
-class ConsentChangeAdmin(ReadOnlyAdmin):
+class ConsentChangeAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("changed_at", "profile", "channel", "topic", "status", "method", "detail")
     list_filter = ("channel", "status", "method")
     date_hierarchy = "changed_at"

@@ -59,6 +59,17 @@ def can_view_personal_data(user: Any) -> bool:
     return bool(user and user.is_active and user.has_perm(PERSONAL_DATA))
 
 
+class PersonalDataAdmin:
+    """Mixin for admin pages that show people (addresses, identities, event properties, message
+    bodies): viewing or changing them also needs PERSONAL_DATA. Put it before ModelAdmin."""
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return can_view_personal_data(request.user) and super().has_view_permission(request, obj)  # type: ignore[misc]
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return can_view_personal_data(request.user) and super().has_change_permission(request, obj)  # type: ignore[misc]
+
+
 def personal_data_permission_ensure() -> None:
     """The permission lives on Profile's content type; made here so no model needs a migration."""
     from tracking.models import Profile
