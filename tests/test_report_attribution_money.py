@@ -123,3 +123,26 @@ def test_spend_in_another_currency_is_converted_at_its_days_rate(case):
         "EUR": D("5"),
         "USD": D("12"),
     }
+
+
+def test_money_is_formatted_for_the_viewers_locale(case, admin_client):
+    """Babel formats the workspace currency as the viewer's browser asks (Accept-Language)."""
+    page = admin_client.get(
+        f"/reports/journey/{case.pk}/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9"
+    ).content.decode()
+    assert "210,00\xa0€" in page and "3.000\xa0¥" in page  # revenue, and the JPY left unconverted
+    page = admin_client.get(f"/reports/journey/{case.pk}/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "€210.00" in page and "¥3,000" in page
+
+
+def test_a_spend_or_price_in_an_unknown_currency_is_refused(case):
+    from django.core.exceptions import ValidationError
+
+    from journeys.reports.models import CampaignSpend
+
+    spend = CampaignSpend(
+        campaign_kind="journey", campaign_id=case.pk, day="2026-03-06", amount=1, currency="eue"
+    )
+    with pytest.raises(ValidationError) as refused:
+        spend.full_clean()
+    assert "'EUE' is not an ISO 4217 currency code" in str(refused.value.message_dict["currency"])

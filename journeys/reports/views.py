@@ -6,12 +6,14 @@ import csv
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from journeys.reports.metrics import ReportError
 from journeys.reports.selectors import (
@@ -24,6 +26,7 @@ from journeys.reports.selectors import (
     params_parse,
     report_for,
 )
+from tracking.analytics.money import viewer_locale
 
 LOGIN = reverse_lazy("admin:login")
 OVERVIEW_KEYS = (
@@ -49,9 +52,21 @@ def reports_access(view):
     )
 
 
+def viewer_money_locale(request: HttpRequest) -> Locale:
+    """The viewer's locale for money (Babel), from the browser's Accept-Language; else the site's."""
+    for language, _ in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+        if language != "*":
+            try:
+                return Locale.parse(language.replace("-", "_"))
+            except (ValueError, UnknownLocaleError):
+                continue
+    return viewer_locale()
+
+
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         **admin.site.each_context(request),
+        "money_locale": viewer_money_locale(request),
         "columns": KEY_COLUMNS,
         "all_columns": ALL_COLUMNS,
         "workspace_zone": settings.TIME_ZONE,

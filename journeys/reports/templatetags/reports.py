@@ -13,31 +13,34 @@ from tracking.analytics.money import money_format
 register = template.Library()
 
 
-@register.simple_tag
-def figure(row: dict, key: str) -> str:
+@register.simple_tag(takes_context=True)
+def figure(context, row: dict, key: str) -> str:
+    locale = context.get("money_locale")
     if key in MONEY_KEYS:
-        return money(row, key)
+        return money(row, key, locale=locale)
     if key in ("revenue_by_currency", "cost_by_currency"):
-        return originals(row.get(key) or {})
+        return originals(row.get(key) or {}, locale)
     return cell(key, row.get(key)) or "–"
 
 
-def money(row: dict, key: str) -> str:
+def money(row: dict, key: str, *, locale: Any = None) -> str:
     """An amount in the workspace currency for the viewer's locale; marked when some amounts of the
     row had no rate (they are left out, not counted as zero)."""
     value = row.get(key)
     if value is None:
         return "–"
-    text = money_format(amount=value, currency=row.get("currency") or settings.WORKSPACE_CURRENCY)
+    text = money_format(
+        amount=value, currency=row.get("currency") or settings.WORKSPACE_CURRENCY, locale=locale
+    )
     kind = "cost" if key == "cost" else "revenue"
     incomplete = (row.get("unconverted") or {}).get(kind) or (kind == "cost" and row.get("spend_missing"))
     return f"{text} *" if incomplete else text
 
 
 @register.filter
-def originals(amounts: dict) -> str:
+def originals(amounts: dict, locale: Any = None) -> str:
     """{currency: amount} as "€100.00 · ¥3,000", each in its own currency (never added together)."""
-    return " · ".join(money_format(amount=a, currency=c) for c, a in amounts.items()) or "–"
+    return " · ".join(money_format(amount=a, currency=c, locale=locale) for c, a in amounts.items()) or "–"
 
 
 @register.simple_tag
