@@ -86,7 +86,7 @@ def test_marketers_read_no_personal_data_by_default(profile):
     user = role_user("marketer")
     client = token_client(user)
     for url in (f"/api/profiles/{profile.pk}/", f"/api/profiles/{profile.pk}/events/", "/api/profiles/?email=role@example.com",
-                f"/api/profiles/{profile.pk}/export/"):  # fmt: skip
+                f"/api/profiles/{profile.pk}/export/", "/api/events/"):  # fmt: skip
         assert client.get(url).status_code == 403, url
     assert client.delete(f"/api/profiles/{profile.pk}/").status_code == 403
     # Granted on purpose (by an admin), the same marketer reads them.

@@ -185,6 +185,8 @@ def cell(key: str, value: Any) -> str:
         return "; ".join(str(v) for v in value)
     if key in RATES:
         return f"{value * 100:.2f}%"
+    if key == "conversions" and isinstance(value, float) and value.is_integer():
+        return str(int(value))  # linear credit that came out whole
     if key in ("roas", "roi"):
         return f"{value:.2f}"
     if isinstance(value, Decimal | float):
