@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -30,6 +31,7 @@ from audiences.services.audiences import audience_create, audience_preview, audi
 from audiences.services.membership import audience_refresh
 from audiences.services.static import ID_KINDS, UploadError, audience_static_upload
 from tracking.models import Channel, Profile
+from tracking.roles import can_view_personal_data
 from tracking.selectors import profiles_search
 
 
@@ -119,16 +121,31 @@ class AudienceAdmin(admin.ModelAdmin):
     actions = ("refresh_now", "export_members")
     change_form_template = "admin/audiences/audience/change_form.html"
 
-    def links(self, obj: Audience) -> str:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Members' emails are personal data: without that permission, the tools offer no export.
+        fields = super().get_readonly_fields(request, obj)
+        if can_view_personal_data(request.user):
+            return fields
+        return tuple("links_without_export" if f == "links" else f for f in fields)
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if not can_view_personal_data(request.user):
+            actions.pop("export_members", None)
+        return actions
+
+    def links(self, obj: Audience, *, export: bool = True) -> str:
         if not obj.pk:
             return "-"
-        parts = [
-            format_html(
-                '<a href="{}">Export members (CSV)</a>',
-                reverse("admin:audiences_audience_export", args=[obj.pk]),
-            ),
-            format_html('<a href="{}">Membership history</a>', "#membership-history"),
-        ]
+        parts = [format_html('<a href="{}">Membership history</a>', "#membership-history")]
+        if export:
+            parts.insert(
+                0,
+                format_html(
+                    '<a href="{}">Export members (CSV)</a>',
+                    reverse("admin:audiences_audience_export", args=[obj.pk]),
+                ),
+            )
         if obj.kind == AudienceKind.STATIC:
             parts.append(
                 format_html(
@@ -138,6 +155,10 @@ class AudienceAdmin(admin.ModelAdmin):
         return format_html(" · ".join(["{}"] * len(parts)), *parts)
 
     links.short_description = "Tools"  # type: ignore[attr-defined]
+
+    @admin.display(description="Tools")
+    def links_without_export(self, obj: Audience) -> str:
+        return self.links(obj, export=False)
 
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view
@@ -209,6 +230,8 @@ class AudienceAdmin(admin.ModelAdmin):
         )
 
     def export_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
+        if not can_view_personal_data(request.user):
+            raise PermissionDenied("Exporting members needs the personal data permission.")
         audience = get_object_or_404(Audience, pk=pk)
         return members_csv_response(audience)
 

@@ -37,6 +37,7 @@ from channels.rendering import RenderError, render_variant, variant_for
 from channels.services import EnqueueError, message_enqueue
 from channels.suppressions import suppression_add, suppression_address_normalize, suppressions_find
 from tracking.models import Profile
+from tracking.roles import PersonalDataAdmin
 
 ALL_SECRETS = sorted({name for names in SECRET_ENV.values() for name in names})
 
@@ -313,7 +314,7 @@ class EventInline(ReadOnlyInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(PersonalDataAdmin, admin.ModelAdmin):
     list_display = [
         "id",
         "profile",
@@ -366,7 +367,7 @@ class SuppressionForm(forms.ModelForm):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(PersonalDataAdmin, admin.ModelAdmin):
     form = SuppressionForm
     list_display = ["address_shown", "channel", "reason", "at", "detail"]
     list_filter = ["channel", "reason"]
@@ -409,7 +410,7 @@ class CallbackRejectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SandboxDelivery)
-class SandboxDeliveryAdmin(admin.ModelAdmin):
+class SandboxDeliveryAdmin(PersonalDataAdmin, admin.ModelAdmin):
     list_display = ["at", "channel", "to", "subject", "message"]
     list_filter = ["channel"]
     search_fields = ["to", "subject"]

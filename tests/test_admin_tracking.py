@@ -168,10 +168,12 @@ def test_deleting_a_profile_in_the_admin_is_a_gdpr_erasure(admin_client, people)
     assert Profile.objects.filter(pk=lea.pk).exists()
 
 
-def test_marketer_sees_profiles_but_cannot_delete(people):
+def test_marketer_sees_no_profiles_and_cannot_delete(people):
+    """Profiles are personal data (tracking.view_personal_data): marketers do not hold it by default."""
     kai, _ = people
     client = Client()
     client.force_login(role_user("marketer", staff=True))
-    assert client.get(f"/admin/tracking/profile/{kai.pk}/change/").status_code == 200
+    assert client.get(f"/admin/tracking/profile/{kai.pk}/change/").status_code == 403
+    assert client.get("/admin/tracking/profile/").status_code == 403
     assert client.post(f"/admin/tracking/profile/{kai.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Profile.objects.filter(pk=kai.pk).exists()

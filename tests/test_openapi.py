@@ -118,3 +118,18 @@ def test_docs_page_loads_only_local_static_files(client, settings, page):
     assert static, refs
     for ref in static:
         assert finders.find(ref[len(prefix) :].split("?")[0]), f"{ref} is not a file we ship"
+
+
+def test_segment_ingestion_endpoints_are_documented_with_the_write_key(schema):
+    """/v1/* (Segment's HTTP API) is what a developer calls first: listed with Basic auth and answers."""
+    scheme = schema["components"]["securitySchemes"]["segmentWriteKey"]
+    assert scheme == {**scheme, "type": "http", "scheme": "basic"}
+    for kind, short in (("identify", "i"), ("track", "t"), ("page", "p"), ("screen", "s"),
+                        ("group", "g"), ("alias", "a"), ("batch", "b")):  # fmt: skip
+        for url in (f"/v1/{kind}", f"/v1/{short}"):
+            operation = schema["paths"][url]["post"]
+            assert {"segmentWriteKey": []} in operation["security"], url
+            assert {"200", "400", "401", "403"} <= set(operation["responses"]), url
+            assert "write key" in operation["description"]
+    track = schema["components"]["schemas"]["SegmentTrack"]
+    assert track["required"] == ["event"] and "properties" in track["properties"]

@@ -35,7 +35,7 @@ def state() -> dict[str, set]:
         if any(figures):
             rollups.add(
                 (r["campaign_kind"], r["campaign_id"], r["stage_key"], r["variant"], r["channel"],
-                 r["template_id"], r["hour"], r["local_hour"], figures)
+                 r["template_id"], r["currency"], r["hour"], r["local_hour"], figures)
             )  # fmt: skip
     return {
         "rollups": rollups,

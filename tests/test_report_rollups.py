@@ -22,7 +22,7 @@ def rollup_snapshot() -> dict:
     out = {}
     for r in HourlyRollup.objects.all().values():
         key = (r["campaign_kind"], r["campaign_id"], r["stage_key"], r["variant"], r["channel"],
-               r["template_id"], r["hour"], r["local_hour"])  # fmt: skip
+               r["template_id"], r["currency"], r["hour"], r["local_hour"])  # fmt: skip
         figures = tuple(r[m] for m in METRICS)
         if any(figures):
             out[key] = figures

@@ -66,7 +66,7 @@ def profile(source) -> Profile:
     return Identity.objects.get(value="u-role").profile
 
 
-@pytest.mark.parametrize("role", ["marketer", "journey designer"])
+@pytest.mark.parametrize("role", ["journey designer"])
 def test_read_only_roles_read_profiles_but_cannot_delete_or_change_consent(role, profile):
     client = token_client(role_user(role))
     assert client.get(f"/api/profiles/{profile.pk}/").status_code == 200
@@ -77,6 +77,22 @@ def test_read_only_roles_read_profiles_but_cannot_delete_or_change_consent(role,
     consent = {"channel": "email", "granted": True, "method": "api"}
     assert client.post(f"/api/profiles/{profile.pk}/consent/", consent, format="json").status_code == 403
     assert Profile.objects.filter(pk=profile.pk).exists()
+
+
+def test_marketers_read_no_personal_data_by_default(profile):
+    """Issue 15: profiles are personal data, behind tracking.view_personal_data, which marketers lack."""
+    from django.contrib.auth.models import Permission
+
+    user = role_user("marketer")
+    client = token_client(user)
+    for url in (f"/api/profiles/{profile.pk}/", f"/api/profiles/{profile.pk}/events/", "/api/profiles/?email=role@example.com",
+                f"/api/profiles/{profile.pk}/export/", "/api/events/"):  # fmt: skip
+        assert client.get(url).status_code == 403, url
+    assert client.delete(f"/api/profiles/{profile.pk}/").status_code == 403
+    # Granted on purpose (by an admin), the same marketer reads them.
+    user.user_permissions.add(Permission.objects.get(codename="view_personal_data"))
+    user = type(user).objects.get(pk=user.pk)
+    assert token_client(user).get(f"/api/profiles/{profile.pk}/").status_code == 200
 
 
 def test_operator_can_delete_and_set_consent(profile):

@@ -31,6 +31,7 @@ from tracking.models import (
     Source,
 )
 from tracking.origins import origins_normalize
+from tracking.roles import PersonalDataAdmin
 from tracking.services.profiles import profile_erase
 from tracking.services.sources import source_write_key_rotate
 
@@ -115,7 +116,7 @@ def _identity_map(profile: Profile) -> dict[str, str]:
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(PersonalDataAdmin, admin.ModelAdmin):
     list_display = ("id", "main_identity", "email", "country", "timezone", "last_seen_at")
     list_display_links = ("id", "main_identity")
     # The search box matches any identity exactly (see get_search_results); this just shows it.
@@ -301,7 +302,7 @@ class EventNameFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("timestamp", "type", "name", "source", "profile_link", "user_id", "anonymous_id")
     list_filter = ("source", "type", EventNameFilter)
     list_select_related = ("source",)
@@ -372,7 +373,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IdentityConflict)
-class IdentityConflictAdmin(ReadOnlyAdmin):
+class IdentityConflictAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "profile", "other_profile", "kind", "value", "detail")
     list_filter = ("kind",)
     search_fields = ("=value",)
@@ -380,14 +381,14 @@ class IdentityConflictAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProfileMerge)
-class ProfileMergeAdmin(ReadOnlyAdmin):
+class ProfileMergeAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "survivor", "merged_profile_id", "reason")
     search_fields = ("=merged_profile_id", "=survivor__id")
     fields = readonly_fields = ("created_at", "survivor", "merged_profile_id", "reason")
 
 
 @admin.register(ConsentChange)
-class ConsentChangeAdmin(ReadOnlyAdmin):
+class ConsentChangeAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_display = ("changed_at", "profile", "channel", "topic", "status", "method", "detail")
     list_filter = ("channel", "status", "method")
     date_hierarchy = "changed_at"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 
 ALL = ("add", "change", "delete", "view")
 VIEW = ("view",)
@@ -50,6 +51,38 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "onsite": VIEW,
     },
 }
+# Personal data (profile pages: identities, contact points, traits, timelines; audience member
+# exports) is its own permission, beyond viewing tracking's models: marketers read figures, not people.
+PERSONAL_DATA = "tracking.view_personal_data"
+PERSONAL_DATA_NAME = "Can view personal data (profile pages, audience member exports)"
+
+
+def can_view_personal_data(user: Any) -> bool:
+    return bool(user and user.is_active and user.has_perm(PERSONAL_DATA))
+
+
+class PersonalDataAdmin:
+    """Mixin for admin pages that show people (addresses, identities, event properties, message
+    bodies): viewing or changing them also needs PERSONAL_DATA. Put it before ModelAdmin."""
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return can_view_personal_data(request.user) and super().has_view_permission(request, obj)  # type: ignore[misc]
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return can_view_personal_data(request.user) and super().has_change_permission(request, obj)  # type: ignore[misc]
+
+
+def personal_data_permission_ensure() -> None:
+    """The permission lives on Profile's content type; made here so no model needs a migration."""
+    from tracking.models import Profile
+
+    Permission.objects.get_or_create(
+        content_type=ContentType.objects.get_for_model(Profile),
+        codename=PERSONAL_DATA.split(".", 1)[1],
+        defaults={"name": PERSONAL_DATA_NAME},
+    )
+
+
 # Extra named permissions (app_label.codename) a role holds beyond the model actions.
 BEHAVIOUR_READ = ("analytics.view_behaviour", "analytics.view_savedanalysis")
 # Those who read behaviour analytics may save their analyses too (and edit the saved ones).
@@ -71,6 +104,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
         "analytics.delete_searchsynonym",
     ),
     "operator": (
+        PERSONAL_DATA,
         "reports.view_reports",
         "analytics.view_growth",
         *BEHAVIOUR_READ,
@@ -85,16 +119,21 @@ EXTRA: dict[str, tuple[str, ...]] = {
         "analytics.change_searchsynonym",
         "analytics.delete_searchsynonym",
     ),
-    "journey designer": ("reports.view_reports", "analytics.view_growth", *BEHAVIOUR_READ),
+    # Designers preview templates with a real profile and test-send to it.
+    "journey designer": (PERSONAL_DATA, "reports.view_reports", "analytics.view_growth", *BEHAVIOUR_READ),
 }
 
 
 def roles_sync() -> None:
+    personal_data_permission_ensure()
     for role, grants in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         perms = []
         for app_label, actions in grants.items():
             for perm in Permission.objects.filter(content_type__app_label=app_label):
+                # "view_personal_data" starts like a view permission but is granted only by name.
+                if f"{app_label}.{perm.codename}" == PERSONAL_DATA:
+                    continue
                 if perm.codename.split("_", 1)[0] in actions:
                     perms.append(perm)
         for dotted in EXTRA.get(role, ()):

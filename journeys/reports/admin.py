@@ -35,12 +35,12 @@ class ReportAccessAdmin(admin.ModelAdmin):
 
 @admin.register(ChannelCost)
 class ChannelCostAdmin(admin.ModelAdmin):
-    list_display = ("channel", "amount", "valid_from", "note")
+    list_display = ("channel", "amount", "currency", "valid_from", "note")
     list_filter = ("channel",)
 
 
 @admin.register(CampaignSpend)
 class CampaignSpendAdmin(admin.ModelAdmin):
-    list_display = ("campaign_kind", "campaign_id", "day", "amount", "note")
+    list_display = ("campaign_kind", "campaign_id", "day", "amount", "currency", "note")
     list_filter = ("campaign_kind",)
     date_hierarchy = "day"

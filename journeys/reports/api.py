@@ -77,6 +77,20 @@ CAMPAIGN_OPTIONS = [
 ]
 FIGURE_FIELDS = {k: serializers.FloatField(allow_null=True, help_text=label) for k, label in TABLE_COLUMNS}
 FIGURE_FIELDS.update({m: serializers.FloatField() for m in METRICS if m not in FIGURE_FIELDS})
+FIGURE_FIELDS.update(
+    currency=serializers.CharField(help_text="The workspace currency every money figure is in (ISO 4217)."),
+    revenue_by_currency=serializers.DictField(
+        child=serializers.FloatField(), help_text="Revenue in each original currency (never added together)."
+    ),
+    cost_by_currency=serializers.DictField(
+        child=serializers.FloatField(), help_text="Cost in each original currency (never added together)."
+    ),
+    missing_rates=serializers.ListField(
+        child=serializers.CharField(),
+        help_text='Amounts left out of the converted figures, e.g. "no JPY rate for 2026-03-04".',
+    ),
+    unconverted_conversions=serializers.FloatField(help_text="Conversions whose revenue had no rate."),
+)
 Figures = inline_serializer("ReportFigures", fields=FIGURE_FIELDS)
 ERROR = OpenApiResponse(description="A bad option; the message names it, e.g. {'detail': 'tz: …'}")
 
@@ -136,7 +150,18 @@ class CampaignReportView(APIView):
                 fields={
                     "name": serializers.CharField(),
                     "total": Figures,
-                    "funnel": serializers.ListField(child=serializers.ListField()),
+                    "funnel": serializers.ListField(
+                        child=serializers.ListField(),
+                        help_text="People at each step, each a subset of the step before: "
+                        "[[label, people], …] (entered, reached, opened, clicked, converted after clicking).",
+                    ),
+                    "people": serializers.DictField(
+                        child=serializers.IntegerField(),
+                        help_text="The funnel by key, plus converted_all (clicked or not).",
+                    ),
+                    "volumes": serializers.ListField(
+                        child=serializers.ListField(), help_text="Message counts: [[label, messages], …]."
+                    ),
                     "series": serializers.ListField(child=serializers.DictField()),
                     "tables": serializers.DictField(
                         child=serializers.ListField(child=serializers.DictField())

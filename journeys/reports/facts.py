@@ -101,8 +101,18 @@ def _select(dims: str, hour: str, local: str, figures: dict[str, str]) -> str:
     return f"SELECT {dims}, {hour} AS hour, {local} AS local_hour, " + ", ".join(cols)
 
 
-MESSAGE_DIMS = "m.campaign_kind, m.campaign_id, m.stage_key, m.variant, m.channel, COALESCE(m.template_id, 0) AS template_id"
-DIM_NAMES = "campaign_kind, campaign_id, stage_key, variant, channel, template_id"
+def message_dims(currency: str = "''") -> str:
+    """A message's dimensions; `currency` is the SQL of the row's money currency ('' for no money)."""
+    return (
+        "m.campaign_kind, m.campaign_id, m.stage_key, m.variant, m.channel, "
+        f"COALESCE(m.template_id, 0) AS template_id, ({currency})::varchar AS currency"
+    )
+
+
+MESSAGE_DIMS = message_dims()
+# A provider's price in the currency it reported it in ('' when it named none: the workspace's).
+COST_DIMS = message_dims("upper(COALESCE(m.cost_currency, ''))")
+DIM_NAMES = "campaign_kind, campaign_id, stage_key, variant, channel, template_id, currency"
 
 
 def _campaign_filter(alias: str, p: dict, campaign: tuple[str, int] | None) -> str:
@@ -210,7 +220,7 @@ def costs_sql(w: Window, p: dict, campaign: tuple[str, int] | None, *, state: st
     else:
         touched = f"SELECT DISTINCT e.message_id AS id FROM {events} e WHERE {w.b('event', 'e.id', p)}"
     now = (
-        f"SELECT m.id AS message_id, abs(m.cost)::numeric AS amount, {MESSAGE_DIMS}, "
+        f"SELECT m.id AS message_id, abs(m.cost)::numeric AS amount, {COST_DIMS}, "
         f"{hour_sql('m.sent_at')} AS hour, {local_hour_sql('m.sent_at')} AS local_hour "
         f"FROM {messages} m JOIN {profiles} p ON p.id = m.profile_id "
         f"WHERE m.id IN (SELECT id FROM touched) AND m.cost IS NOT NULL AND m.sent_at IS NOT NULL "
@@ -243,7 +253,10 @@ def runs_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
     if campaign is not None:
         p["c_id"] = campaign[1]
     runs, steps, profiles = table("journeys.Run"), table("journeys.RunStep"), table("tracking.Profile")
-    dims = "'journey'::varchar AS campaign_kind, r.journey_id AS campaign_id, {stage} AS stage_key, ''::varchar AS variant, ''::varchar AS channel, 0::bigint AS template_id"
+    dims = (
+        "'journey'::varchar AS campaign_kind, r.journey_id AS campaign_id, {stage} AS stage_key, "
+        "''::varchar AS variant, ''::varchar AS channel, 0::bigint AS template_id, ''::varchar AS currency"
+    )
     entered = (
         _select(
             dims.format(stage="''::varchar"),
@@ -274,7 +287,7 @@ def recipients_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
     dims = (
         "'broadcast'::varchar AS campaign_kind, r.broadcast_id AS campaign_id, ''::varchar AS stage_key, "
         "r.variant::varchar AS variant, COALESCE(m.channel, b.channel)::varchar AS channel, "
-        "COALESCE(m.template_id, 0) AS template_id"
+        "COALESCE(m.template_id, 0) AS template_id, ''::varchar AS currency"
     )
     return (
         _select(dims, hour_sql("r.sent_at"), local_hour_sql("r.sent_at"), {"entered": "1"})
@@ -287,6 +300,13 @@ def recipients_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
 REVENUE = """(CASE WHEN jsonb_typeof(ev.properties->'revenue') = 'number' THEN (ev.properties->>'revenue')::numeric
     WHEN ev.properties->>'revenue' ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' THEN trim(ev.properties->>'revenue')::numeric
     ELSE 0 END)"""
+
+
+# The conversion event's `currency` (upper case) when it is three letters, else '' (the workspace
+# currency, as tracking.analytics reads an order without one). An unknown code stays as it is: it has
+# no rate, so its revenue is flagged as not converted, never counted as zero or as another currency.
+CURRENCY = """(CASE WHEN upper(trim(ev.properties->>'currency')) ~ '^[A-Z]{3}$'
+    THEN upper(trim(ev.properties->>'currency')) ELSE '' END)"""
 
 
 def conversions_candidates_sql(w: Window, p: dict, campaign: tuple[str, int] | None) -> str:
@@ -324,13 +344,14 @@ def conversions_candidates_sql(w: Window, p: dict, campaign: tuple[str, int] | N
     journey_runs = f"""
         SELECT 'run'::varchar AS source, r.id AS source_id, 'journey'::varchar AS campaign_kind,
                r.journey_id AS campaign_id, r.profile_id, r.holdout, r.converted_at,
-               round(COALESCE({REVENUE}, 0), 6) AS revenue, r.id AS run_id, NULL::bigint AS message_id
+               round(COALESCE({REVENUE}, 0), 6) AS revenue, COALESCE({CURRENCY}, '')::varchar AS currency,
+               r.id AS run_id, NULL::bigint AS message_id
           FROM {runs} r LEFT JOIN {events} ev ON ev.id = r.conversion_event_id
          WHERE {" AND ".join(run_where)}
     """
     broadcast_rcpts = f"""
         SELECT 'recipient'::varchar, r.id, 'broadcast'::varchar, r.broadcast_id, r.profile_id, FALSE,
-               ev.timestamp, round(COALESCE({REVENUE}, 0), 6), NULL::bigint, m.id
+               ev.timestamp, round(COALESCE({REVENUE}, 0), 6), COALESCE({CURRENCY}, ''), NULL::bigint, m.id
           FROM {recipients} r JOIN {broadcasts} b ON b.id = r.broadcast_id
           JOIN {messages} m ON m.broadcast_recipient_id = r.id AND m.sent_at IS NOT NULL
           JOIN LATERAL (
@@ -359,7 +380,7 @@ def conversions_sql(p: dict, conv: str) -> str:
          WHERE NOT c.holdout AND m.sent_at IS NOT NULL AND m.sent_at <= c.converted_at
     """
     credited = _select(
-        MESSAGE_DIMS,
+        message_dims("c.currency"),
         hour_sql("c.converted_at"),
         local_hour_sql("c.converted_at"),
         {
@@ -380,7 +401,7 @@ def conversions_sql(p: dict, conv: str) -> str:
     )
     campaign_dims = (
         "c.campaign_kind, c.campaign_id, ''::varchar AS stage_key, ''::varchar AS variant, "
-        "''::varchar AS channel, 0::bigint AS template_id"
+        "''::varchar AS channel, 0::bigint AS template_id, c.currency::varchar AS currency"
     )
     untouched = _select(
         campaign_dims,
@@ -407,3 +428,57 @@ def zone_params(p: dict[str, Any]) -> dict[str, Any]:
     p["zones"] = list(known_zones())
     p["ws"] = settings.TIME_ZONE
     return p
+
+
+def people_funnel_sql(p: dict, campaign: tuple[str, int], *, entered_filter: str) -> str:
+    """People (treated journey runs / broadcast recipients) at each step, each a subset of the one
+    before: entered → reached (a message of theirs was sent) → opened (one was opened or clicked)
+    → clicked → converted (after clicking). Also every conversion, clicked or not. Read from raw
+    rows of the one campaign (runs, their messages by the indexed run / recipient keys, those
+    messages' timelines), so people are counted once however many messages they got.
+
+    `entered_filter` is a predicate on `x.entered_at` and the profile `p` (the report's range)."""
+    p["open_kinds"] = list(OPEN_KINDS)
+    p["fc_kind"], p["fc_id"] = campaign
+    messages, events, profiles = (
+        table("channels.Message"),
+        table("channels.MessageEvent"),
+        table("tracking.Profile"),
+    )
+    if campaign[0] == "journey":
+        entries = (
+            f"SELECT r.id, r.profile_id, r.entered_at, 'run'::varchar AS source FROM {table('journeys.Run')} r "
+            "WHERE r.journey_id = %(fc_id)s AND NOT r.holdout"
+        )
+        key = "m.run_id"
+    else:
+        entries = (
+            f"SELECT r.id, r.profile_id, r.sent_at AS entered_at, 'recipient'::varchar AS source "
+            f"FROM {table('journeys.BroadcastRecipient')} r WHERE r.broadcast_id = %(fc_id)s"
+        )
+        key = "m.broadcast_recipient_id"
+    conv = conversions_candidates_sql(Window(mode="raw"), p, campaign)
+    return f"""
+        WITH conv AS ({conv}),
+        x AS ({entries}),
+        people AS (
+            SELECT x.id,
+                   bool_or(m.sent_at IS NOT NULL) AS reached,
+                   bool_or(m.sent_at IS NOT NULL AND EXISTS (SELECT 1 FROM {events} e
+                            WHERE e.message_id = m.id AND e.kind = ANY(%(open_kinds)s))) AS opened,
+                   bool_or(m.sent_at IS NOT NULL AND EXISTS (SELECT 1 FROM {events} e
+                            WHERE e.message_id = m.id AND e.kind = 'clicked')) AS clicked,
+                   EXISTS (SELECT 1 FROM conv c WHERE c.source = x.source AND c.source_id = x.id) AS converted
+              FROM x JOIN {profiles} p ON p.id = x.profile_id
+              LEFT JOIN {messages} m ON {key} = x.id
+             WHERE {entered_filter}
+             GROUP BY x.id, x.source
+        )
+        SELECT count(*) AS entered,
+               count(*) FILTER (WHERE reached) AS reached,
+               count(*) FILTER (WHERE reached AND opened) AS opened,
+               count(*) FILTER (WHERE reached AND opened AND clicked) AS clicked,
+               count(*) FILTER (WHERE reached AND opened AND clicked AND converted) AS converted,
+               count(*) FILTER (WHERE converted) AS converted_all
+          FROM people
+    """

@@ -109,7 +109,7 @@ def _cost_state_refresh(w: Window, p: dict, campaign: tuple[str, int] | None) ->
         cur.execute(f"DELETE FROM {state} WHERE message_id IN (SELECT id FROM reports_touched)")
         cur.execute(
             f"INSERT INTO {state} (message_id, amount, {', '.join(DIMENSIONS)}, hour, local_hour) "
-            f"SELECT m.id, abs(m.cost), {facts.MESSAGE_DIMS}, {facts.hour_sql('m.sent_at')}, "
+            f"SELECT m.id, abs(m.cost), {facts.COST_DIMS}, {facts.hour_sql('m.sent_at')}, "
             f"{facts.local_hour_sql('m.sent_at')} FROM {messages} m JOIN {profiles} p ON p.id = m.profile_id "
             f"WHERE m.id IN (SELECT id FROM reports_touched) AND m.cost IS NOT NULL AND m.sent_at IS NOT NULL "
             f"AND {facts._campaign_filter('m', p, campaign)}",
@@ -143,8 +143,8 @@ def _conversions_fold(w: Window, campaign: tuple[str, int] | None) -> int:
     candidates = facts.conversions_candidates_sql(w, p, campaign)
     cte = (
         f"WITH cand AS ({candidates}), "
-        f"ins AS (INSERT INTO {cf} (source, source_id, campaign_kind, campaign_id, converted_at, revenue, holdout) "
-        "SELECT source, source_id, campaign_kind, campaign_id, converted_at, revenue, holdout FROM cand "
+        f"ins AS (INSERT INTO {cf} (source, source_id, campaign_kind, campaign_id, converted_at, revenue, currency, holdout) "
+        "SELECT source, source_id, campaign_kind, campaign_id, converted_at, revenue, currency, holdout FROM cand "
         "ON CONFLICT DO NOTHING RETURNING source, source_id), "
         "conv AS (SELECT cand.* FROM cand JOIN ins ON ins.source = cand.source AND ins.source_id = cand.source_id), "
         + facts.conversions_sql(p, "conv")

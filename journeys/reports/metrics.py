@@ -28,6 +28,7 @@ from journeys.reports.models import (
     PendingProfile,
 )
 from journeys.reports.stats import Verdict, ab_verdict, newcombe_difference, ratio_interval, wilson
+from tracking.analytics.money import MoneySum, fx_rates_ensure, workspace_currency
 
 GROUPS = {
     "campaign": ["campaign_kind", "campaign_id"],
@@ -138,12 +139,44 @@ def report_groupings(q: ReportQuery, groupings: list[Grouping]) -> list[list[dic
         return _groupings_sql(q, groupings)
 
 
+# Money figures: summed per currency, converted to the workspace currency at each day's rate.
+MONEY = [
+    "revenue_last",
+    "revenue_first",
+    "revenue_linear",
+    "holdout_revenue",
+    "cost_provider",
+    "cost_configured",
+]
+
+
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    """A group's row before its currencies are merged in: every figure zero, money in the workspace
+    currency, `originals` {figure: {currency: amount}}, and what could not be converted."""
     for m in COUNT_METRICS:
         row[m] = int(row.get(m) or 0)
     for m in [*DECIMAL_METRICS, "cost_configured"]:
         row[m] = Decimal(row.get(m) or 0)
+    row.setdefault("currency", workspace_currency())
+    row.setdefault("originals", {})
+    row.setdefault("unconverted", {"revenue": {}, "cost": {}})
+    row.setdefault("unconverted_conversions", Decimal(0))
+    row.setdefault("missing_rates", [])
+    row.setdefault("missing_days", {})
     return row
+
+
+def missing_rates_text(days: dict[str, set[date]]) -> list[str]:
+    """ "no JPY rate for 2026-03-05", or for several days "no BRL rate for 2026-11-02 to 2026-11-30
+    (21 days)": one line per currency, so a long gap does not flood the page."""
+    out = []
+    for code, found in sorted(days.items()):
+        ordered = sorted(found)
+        if len(ordered) == 1:
+            out.append(f"no {code} rate for {ordered[0].isoformat()}")
+        else:
+            out.append(f"no {code} rate for {ordered[0]} to {ordered[-1]} ({len(ordered)} days)")
+    return out
 
 
 def _finish(rows: list[dict[str, Any]], cols: list[str]) -> list[dict[str, Any]]:
@@ -192,32 +225,65 @@ def _groupings_sql(q: ReportQuery, groupings: list[Grouping]) -> list[list[dict[
         conds.append(f"x.{time_col} < %(end)s")
     costs = facts.table("reports.ChannelCost")
     bucket = f"date_trunc('{q.bucket}', x.{time_col}, %(view_zone)s)" if q.bucket else "NULL::timestamptz"
-    rows_sql = (
-        f"SELECT x.*, {bucket} AS bucket, x.sent * COALESCE((SELECT cc.amount FROM {costs} cc "
-        "WHERE cc.channel = x.channel AND cc.valid_from <= (x.hour AT TIME ZONE 'UTC')::date "
-        "ORDER BY cc.valid_from DESC LIMIT 1), 0) AS cost_configured "
-        f"FROM ({inner}) x {'WHERE ' + ' AND '.join(conds) if conds else ''}"
+    # A row's money is in one currency: its revenue / provider price in `x.currency`, or for the
+    # messages it counts as sent, the configured price in that price's currency (a sent row holds no
+    # other money). '' is the workspace currency. Each amount is converted at its own UTC day's rate.
+    p["ws_currency"] = workspace_currency()
+    priced = (
+        f"SELECT x.*, {bucket} AS bucket, (x.hour AT TIME ZONE 'UTC')::date AS day, "
+        "x.sent * COALESCE(cc.amount, 0) AS cost_configured, "
+        "CASE WHEN x.sent <> 0 AND cc.amount IS NOT NULL THEN cc.currency ELSE x.currency END AS money_currency "
+        f"FROM ({inner}) x LEFT JOIN LATERAL (SELECT c.amount, c.currency FROM {costs} c "
+        "WHERE c.channel = x.channel AND c.valid_from <= (x.hour AT TIME ZONE 'UTC')::date "
+        "ORDER BY c.valid_from DESC LIMIT 1) cc ON TRUE "
+        f"{'WHERE ' + ' AND '.join(conds) if conds else ''}"
     )
-    # Every grouping in one GROUPING SETS query; GROUPING() tells which set a row belongs to.
+    cur = "COALESCE(NULLIF(z.money_currency, ''), %(ws_currency)s)"
+    converted = ", ".join(
+        f"CASE WHEN {cur} = %(ws_currency)s THEN z.{m} ELSE analytics_fx(z.{m}, {cur}, z.day, %(ws_currency)s) END AS {m}_ws"
+        for m in MONEY
+    )
+    rows_sql = f"SELECT z.*, {cur} AS currency_code, {converted} FROM ({priced}) z"
+    revenue, conv = f"revenue_{q.attribution}", f"conv_{q.attribution}"
+    unconverted = f"(y.{revenue}_ws IS NULL AND y.{revenue} <> 0)"
+    cost_unconverted = "((y.cost_provider_ws IS NULL AND y.cost_provider <> 0) OR (y.cost_configured_ws IS NULL AND y.cost_configured <> 0))"
+    money_sums = [f"SUM(y.{m}) AS {m}" for m in MONEY] + [
+        f"COALESCE(SUM(y.{m}_ws), 0) AS {m}_ws" for m in MONEY
+    ]
+    missing = [
+        f"COALESCE(SUM(y.{conv}) FILTER (WHERE {unconverted}), 0) AS conv_unconverted",
+        f"COALESCE(SUM(y.{revenue}) FILTER (WHERE {unconverted}), 0) AS revenue_unconverted",
+        f"COALESCE(SUM(y.cost_provider + y.cost_configured) FILTER (WHERE {cost_unconverted}), 0) AS cost_unconverted",
+        f"array_agg(DISTINCT y.day) FILTER (WHERE {unconverted} OR {cost_unconverted}) AS missing_days",
+    ]
+    # Every grouping in one GROUPING SETS query, each also by currency (merged below, the money of
+    # each currency kept apart); GROUPING() tells which set a row belongs to.
     every = list(dict.fromkeys(c for g in groupings for c in _cols(*g)))
-    flags = every
-    sets = ", ".join("(" + ", ".join(_cols(*g)) + ")" for g in groupings)
-    select = [*every, f"GROUPING({', '.join(flags)}) AS grouping_set" if flags else "0 AS grouping_set"]
-    select += [f"SUM(y.{m}) AS {m}" for m in [*METRICS, "cost_configured"]]
+    flags = [*every, "currency_code"]
+    sets = ", ".join("(" + ", ".join([*_cols(*g), "currency_code"]) + ")" for g in groupings)
+    select = [*flags, f"GROUPING({', '.join(flags)}) AS grouping_set"]
+    select += [f"SUM(y.{m}) AS {m}" for m in METRICS if m not in MONEY] + money_sums + missing
     sql = f"{cte} SELECT {', '.join(select)} FROM ({rows_sql}) y GROUP BY GROUPING SETS ({sets})"
-    with connection.cursor() as cur:
-        cur.execute(sql, p)
-        names = [c.name for c in cur.description]
-        fetched = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    fx_rates_ensure()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, p)
+        names = [c.name for c in cursor.description]
+        fetched = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     out: list[list[dict[str, Any]]] = []
     for g in groupings:
         cols = _cols(*g)
-        mask = sum(1 << (len(flags) - 1 - i) for i, c in enumerate(flags) if c not in cols)
-        rows = []
+        mask = sum(
+            1 << (len(flags) - 1 - i) for i, c in enumerate(flags) if c not in cols and c != "currency_code"
+        )
+        merged: dict[tuple, dict[str, Any]] = {}
         for r in fetched:
             if r["grouping_set"] != mask:
                 continue
-            row = _typed({c: r[c] for c in cols} | {m: r[m] for m in [*METRICS, "cost_configured"]})
+            key = tuple(r[c] for c in cols)
+            row = merged.setdefault(key, _typed({c: r[c] for c in cols}))
+            _money_merge(row, r)
+        rows = []
+        for row in merged.values():
             if "bucket" in row and row["bucket"] is not None:
                 b = row["bucket"]
                 row["bucket"] = (
@@ -228,26 +294,101 @@ def _groupings_sql(q: ReportQuery, groupings: list[Grouping]) -> list[list[dict[
     return out
 
 
+def _money_merge(row: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add one currency's sums to a group's row: counts add up, money adds up only once converted
+    to the workspace currency; each original currency keeps its own subtotal beside it."""
+    for m in COUNT_METRICS:
+        row[m] += int(part[m] or 0)
+    row["conv_linear"] += Decimal(part["conv_linear"] or 0)
+    code = part["currency_code"]
+    for m in MONEY:
+        amount = Decimal(part[m] or 0)
+        row[m] += Decimal(part[f"{m}_ws"] or 0).quantize(Decimal("0.000001"))
+        if amount:
+            row["originals"].setdefault(m, {})
+            row["originals"][m][code] = row["originals"][m].get(code, Decimal(0)) + amount
+    if part["missing_days"]:
+        row["unconverted_conversions"] += Decimal(part["conv_unconverted"] or 0)
+        for kind in ("revenue", "cost"):
+            amount = Decimal(part[f"{kind}_unconverted"] or 0)
+            if amount:
+                row["unconverted"][kind][code] = row["unconverted"][kind].get(code, Decimal(0)) + amount
+        row["missing_days"].setdefault(code, set()).update(part["missing_days"])
+        row["missing_rates"] = missing_rates_text(row["missing_days"])
+
+
+FUNNEL_STEPS = [
+    ("entered", "Entered"),
+    ("reached", "Reached (a message sent)"),
+    ("opened", "Opened"),
+    ("clicked", "Clicked"),
+    ("converted", "Converted after clicking"),
+]
+
+
+def people_funnel(q: ReportQuery) -> dict[str, int]:
+    """People at each funnel step (see facts.people_funnel_sql), entries in the report's range."""
+    q.check()
+    if q.campaign is None:
+        raise ReportError("campaign: the people funnel is per campaign")
+    p = facts.zone_params({})
+    entered_at = "x.entered_at"
+    if q.tz == "local":
+        entered_at = f"((x.entered_at AT TIME ZONE {facts._zone('p')}) AT TIME ZONE 'UTC')"
+    conds = ["TRUE"]
+    start, end = _bound(q.start, q, end=False), _bound(q.end, q, end=True)
+    if start:
+        p["f_start"] = start
+        conds.append(f"{entered_at} >= %(f_start)s")
+    if end:
+        p["f_end"] = end
+        conds.append(f"{entered_at} < %(f_end)s")
+    sql = facts.people_funnel_sql(p, q.campaign, entered_filter=" AND ".join(conds))
+    with transaction.atomic():
+        jit_off()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, p)
+            names = [c.name for c in cursor.description]
+            return {k: int(v) for k, v in zip(names, cursor.fetchone(), strict=True)}
+
+
 def _ratio(a: float | Decimal, b: float | Decimal) -> float | None:
     return float(a) / float(b) if b else None
 
 
 def row_derive(
-    row: dict[str, Any], *, attribution: str = "last", spend: Decimal = Decimal(0)
+    row: dict[str, Any], *, attribution: str = "last", spend: MoneySum | None = None
 ) -> dict[str, Any]:
-    """Rates, money and the attribution view of one row of sums."""
+    """Rates, money and the attribution view of one row of sums. Money is in the workspace currency
+    (`currency`); `revenue_by_currency` / `cost_by_currency` keep the original amounts apart, and
+    `missing_rates` says what could not be converted (left out of the totals, never counted as 0)."""
     out = dict(row)
     conversions = row["conv_linear"] if attribution == "linear" else row[f"conv_{attribution}"]
     revenue = row[f"revenue_{attribution}"]
     recipients = row["entered"] or row["targeted"]
-    cost = row["cost_provider"] + row["cost_configured"] + spend
+    spend = spend or MoneySum(currency=row.get("currency") or workspace_currency())
+    cost = row["cost_provider"] + row["cost_configured"] + spend.total
+    originals = row.get("originals", {})
+    costs: dict[str, Decimal] = {}
+    for m in ("cost_provider", "cost_configured"):
+        for code, amount in originals.get(m, {}).items():
+            costs[code] = costs.get(code, Decimal(0)) + amount
+    for code, amount in spend.originals.items():
+        costs[code] = costs.get(code, Decimal(0)) + amount
+    missing = list(dict.fromkeys([*row.get("missing_rates", []), *spend.missing_messages]))
     out.update(
         recipients=recipients,
         not_sent=sum(row[k] for k, _ in SKIP_FIGURES if k != "deferred_quiet_hours"),
         conversions=float(conversions) if attribution == "linear" else int(conversions),
         revenue=revenue,
-        spend=spend,
+        revenue_by_currency=dict(sorted(originals.get(f"revenue_{attribution}", {}).items())),
+        spend=spend.total,
         cost=cost,
+        cost_by_currency=dict(sorted(costs.items())),
+        missing_rates=missing,
+        spend_missing=spend.missing,
+        missing_days={code: sorted(days) for code, days in row.get("missing_days", {}).items()},
+        money_complete=not missing,
         open_rate=_ratio(row["opens_unique"], row["delivered"]),
         click_rate=_ratio(row["clicks_unique"], row["delivered"]),
         click_to_open=_ratio(row["clicks_unique"], row["opens_unique"]),
@@ -260,7 +401,9 @@ def row_derive(
     return out
 
 
-def spend_for(*, campaign: tuple[str, int] | None, start: Any = None, end: Any = None) -> Decimal:
+def spend_for(*, campaign: tuple[str, int] | None, start: Any = None, end: Any = None) -> MoneySum:
+    """Manual spend in the workspace currency, each amount at its day's rate (blank currency: the
+    workspace's); the originals and any missing rate are kept on the sum."""
     qs = CampaignSpend.objects.all()
     if campaign is not None:
         qs = qs.filter(campaign_kind=campaign[0], campaign_id=campaign[1])
@@ -268,7 +411,10 @@ def spend_for(*, campaign: tuple[str, int] | None, start: Any = None, end: Any =
         qs = qs.filter(day__gte=start.date() if isinstance(start, datetime) else start)
     if end is not None:
         qs = qs.filter(day__lte=end.date() if isinstance(end, datetime) else end)
-    return sum((s.amount for s in qs), Decimal(0))
+    total = MoneySum(currency=workspace_currency())
+    for s in qs.order_by("day", "pk"):
+        total.add(amount=s.amount, currency=s.currency or total.currency, on=s.day)
+    return total
 
 
 def holdout_figures(total: dict[str, Any], *, level: float = 0.95) -> dict[str, Any] | None:
@@ -358,18 +504,23 @@ def campaign_report(
         g: [row_derive(r, attribution=attribution) for r in rows]
         for g, rows in zip(names, by_group, strict=True)
     }
-    funnel = [
-        ("Entered", total["recipients"]),
+    people = people_funnel(ReportQuery(**base))
+    # People: each step a subset of the one before. Messages: volumes, several per person possible.
+    funnel = [(label, people[key]) for key, label in FUNNEL_STEPS]
+    volumes = [
+        ("Messages targeted", total["targeted"]),
+        ("Not sent (skipped or rejected)", total["not_sent"]),
         ("Sent", total["sent"]),
         ("Delivered", total["delivered"]),
-        ("Opened", total["opens_unique"]),
-        ("Clicked", total["clicks_unique"]),
-        ("Converted", total["conversions"]),
+        ("Opened (unique per message)", total["opens_unique"]),
+        ("Clicked (unique per message)", total["clicks_unique"]),
     ]
     return {
         "campaign": campaign,
         "total": total,
         "funnel": funnel,
+        "people": people,
+        "volumes": volumes,
         "series": series,
         "tables": tables,
         "skips": [(label, total[k]) for k, label in SKIP_FIGURES],

@@ -7,9 +7,18 @@ from raw rows is in journeys/reports/facts.py and docs/reports.md.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from tracking.analytics.money import currency_is_known
 from tracking.models import Channel
+
+
+def currency_clean(obj: models.Model) -> None:
+    """A currency code is upper case and known (ISO 4217); blank means the workspace currency."""
+    obj.currency = (obj.currency or "").strip().upper()
+    if obj.currency and not currency_is_known(obj.currency):
+        raise ValidationError({"currency": f"{obj.currency!r} is not an ISO 4217 currency code"})
 
 
 class ReportAccess(models.Model):
@@ -60,7 +69,10 @@ DECIMAL_METRICS = [
     "cost_provider",
 ]
 METRICS = COUNT_METRICS + DECIMAL_METRICS
-DIMENSIONS = ["campaign_kind", "campaign_id", "stage_key", "variant", "channel", "template_id"]
+# `currency` is the ISO code of the money figures (revenue, provider cost) of a row: money of two
+# currencies never shares a row, so no sum adds them; "" is the workspace currency (money given
+# without a currency) or a row without money.
+DIMENSIONS = ["campaign_kind", "campaign_id", "stage_key", "variant", "channel", "template_id", "currency"]
 
 
 class HourlyRollup(models.Model):
@@ -76,6 +88,12 @@ class HourlyRollup(models.Model):
     variant = models.CharField(max_length=100, default="")
     channel = models.CharField(max_length=16, default="")
     template_id = models.BigIntegerField(default=0, help_text="0: no template (entries, conversions).")
+    currency = models.CharField(
+        max_length=3,
+        default="",
+        blank=True,
+        help_text="Currency of this row's money; '' = workspace currency.",
+    )
     hour = models.DateTimeField()
     local_hour = models.DateTimeField()
 
@@ -142,6 +160,7 @@ class ConversionFact(models.Model):
     campaign_id = models.BigIntegerField()
     converted_at = models.DateTimeField()
     revenue = models.DecimalField(max_digits=20, decimal_places=6, default=0)
+    currency = models.CharField(max_length=3, default="", blank=True)
     holdout = models.BooleanField(default=False)
 
     class Meta:
@@ -169,6 +188,7 @@ class MessageCost(models.Model):
     variant = models.CharField(max_length=100, default="")
     channel = models.CharField(max_length=16, default="")
     template_id = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="", blank=True)
     hour = models.DateTimeField()
     local_hour = models.DateTimeField()
 
@@ -187,6 +207,12 @@ class ChannelCost(models.Model):
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
     amount = models.DecimalField(max_digits=12, decimal_places=6, help_text="Per sent message.")
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        default="",
+        help_text="ISO code of the amount (blank: the workspace currency). Converted at each day's rate.",
+    )
     valid_from = models.DateField(help_text="Applies to messages sent on or after this day (UTC).")
     note = models.CharField(max_length=200, blank=True)
 
@@ -197,7 +223,10 @@ class ChannelCost(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel}: {self.amount} per message from {self.valid_from}"
+        return f"{self.channel}: {self.amount} {self.currency or ''} per message from {self.valid_from}"
+
+    def clean(self) -> None:
+        currency_clean(self)
 
 
 class CampaignKind(models.TextChoices):
@@ -212,10 +241,19 @@ class CampaignSpend(models.Model):
     campaign_id = models.BigIntegerField()
     day = models.DateField(help_text="Counted in date ranges that include this day (UTC).")
     amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        default="",
+        help_text="ISO code of the amount (blank: the workspace currency). Converted at the day's rate.",
+    )
     note = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-day"]
 
     def __str__(self) -> str:
-        return f"{self.campaign_kind} {self.campaign_id}: {self.amount} on {self.day}"
+        return f"{self.campaign_kind} {self.campaign_id}: {self.amount} {self.currency or ''} on {self.day}"
+
+    def clean(self) -> None:
+        currency_clean(self)

@@ -88,7 +88,7 @@ def campaigns_overview(
         row["spark"] = {
             "labels": [bucket_label(d["bucket"], "day") for d in days.get(key, [])],
             "sent": [d["sent"] for d in days.get(key, [])],
-            "conversions": [float(d["conv_last"]) for d in days.get(key, [])],
+            "conversions": [float(d[f"conv_{attribution}"]) for d in days.get(key, [])],
         }
         out.append(row)
     return out
@@ -148,14 +148,45 @@ TABLE_COLUMNS = [
     ("roi", "ROI"),
 ]
 RATES = {"open_rate", "click_rate", "click_to_open", "conversion_rate"}
+# Money in the workspace currency (converted at each day's rate); the row's `currency` names it.
+MONEY_KEYS = {"revenue", "revenue_per_recipient", "cost"}
+# The columns a page shows at once (within a 1,400 px window); the rest open under "All figures".
+KEY_COLUMNS = [
+    (k, label)
+    for k, label in TABLE_COLUMNS
+    if k
+    in (
+        "recipients",
+        "sent",
+        "delivered",
+        "open_rate",
+        "click_rate",
+        "conversions",
+        "conversion_rate",
+        "revenue",
+        "cost",
+        "roas",
+    )
+]
+ORIGINAL_COLUMNS = [
+    ("revenue_by_currency", "Revenue in original currencies"),
+    ("cost_by_currency", "Cost in original currencies"),
+    ("missing_rates", "Not converted (missing rates)"),
+]
 
 
 def cell(key: str, value: Any) -> str:
     """A figure as people read it (tables and CSV)."""
     if value is None:
         return ""
+    if isinstance(value, dict):  # {currency: amount}, never added together
+        return "; ".join(f"{code} {amount:.2f}" for code, amount in value.items())
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
     if key in RATES:
         return f"{value * 100:.2f}%"
+    if key == "conversions" and isinstance(value, float) and value.is_integer():
+        return str(int(value))  # linear credit that came out whole
     if key in ("roas", "roi"):
         return f"{value:.2f}"
     if isinstance(value, Decimal | float):

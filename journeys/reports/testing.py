@@ -203,3 +203,89 @@ def dataset_generate(*, seed: int = 7, profiles: int = 300, start: datetime) -> 
     # What the events_processed receiver does when the orders come in.
     profiles_mark_pending(profile_ids=[p.pk for p in people])
     return Dataset(journey=journey, broadcast=broadcast, profiles=people)
+
+
+# Hand-computable attribution and currency case (tests/test_report_attribution_money.py works out
+# every figure by hand). Rates: Thursday 2026-03-05 USD 1.10 and no JPY; Friday USD 1.20, JPY 160.
+CASE_RATES = """Date,USD,JPY,
+2026-03-06,1.2000,160.00,
+2026-03-05,1.1000,N/A,
+"""
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    from datetime import UTC
+
+    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+def attribution_case_generate() -> Journey:
+    """Five runs of one journey, templates A, B, C (stages welcome, nudge, offer):
+    run 1: A 05 09:00, B 10:00, C 11:00 (C opened and clicked), converts 12:00 with 90 EUR
+    run 2: A 05 09:30 (opened), converts 13:00 with 110 USD (= 100 EUR at 1.10)
+    run 3: B 05 09:00, C 10:00, converts 14:00 with 3000 JPY (no JPY rate that day)
+    run 4: C 06 09:00, converts 10:00 with 3200 JPY (= 20 EUR at 160)
+    run 5: its message to A was skipped (no contact point); no conversion."""
+    source, _ = Source.objects.get_or_create(name="reports-case")
+    templates = {k: _template(f"case-{k.lower()}", "email") for k in "ABC"}
+    stages = {"A": "welcome", "B": "nudge", "C": "offer"}
+    journey = Journey.objects.create(slug="case-attribution", name="Attribution case", status="active")
+    version = JourneyVersion.objects.create(
+        journey=journey, number=1, definition={"goal": {"event": "Order Completed", "within_days": 14}},
+        published_at=_at(5, 0),
+    )  # fmt: skip
+    plan = [
+        ([("A", _at(5, 9)), ("B", _at(5, 10)), ("C", _at(5, 11))], (_at(5, 12), 90, "EUR"), {"C": ("opened", "clicked")}),
+        ([("A", _at(5, 9, 30))], (_at(5, 13), 110, "USD"), {"A": ("opened",)}),
+        ([("B", _at(5, 9)), ("C", _at(5, 10))], (_at(5, 14), 3000, "jpy"), {}),
+        ([("C", _at(6, 9))], (_at(6, 10), "3200", "JPY"), {}),
+        ([("A", _at(5, 8))], None, {}),
+    ]  # fmt: skip
+    events: list[MessageEvent] = []
+    for i, (sends, conversion, engaged) in enumerate(plan, start=1):
+        person = Profile.objects.create(timezone="Europe/Berlin")
+        entered = sends[0][1] - timedelta(minutes=5)
+        run = Run.objects.create(
+            journey=journey, version=version, profile=person, entry_key=f"case:{i}", entered_at=entered,
+            goal_deadline=entered + timedelta(days=14), stage_key=stages[sends[-1][0]],
+        )  # fmt: skip
+        RunStep.objects.bulk_create(
+            [
+                RunStep(run=run, seq=n, stage_key=stages[k], reason="entered", at=at)
+                for n, (k, at) in enumerate(sends, 1)
+            ]
+        )
+        for n, (key, at) in enumerate(sends, start=1):
+            m = Message.objects.create(
+                profile=person, channel="email", template=templates[key], campaign_kind="journey",
+                campaign_id=journey.pk, stage_key=stages[key], idempotency_key=f"case:{run.pk}:{n}",
+                run_id=run.pk, due_at=at,
+            )  # fmt: skip
+            Message.objects.filter(pk=m.pk).update(created_at=at)
+            if conversion is None:
+                events.append(
+                    MessageEvent(message=m, kind="skipped", at=at, data={"reason": "no_contact_point"})
+                )
+                Message.objects.filter(pk=m.pk).update(status="skipped", skip_reason="no_contact_point")
+                continue
+            events += [
+                MessageEvent(message=m, kind="sent", at=at),
+                MessageEvent(message=m, kind="delivered", at=at),
+            ]
+            for j, kind in enumerate(engaged.get(key, ()), start=1):
+                events.append(MessageEvent(message=m, kind=kind, at=at + timedelta(minutes=j)))
+            Message.objects.filter(pk=m.pk).update(status="delivered", sent_at=at)
+        if conversion is not None:
+            at, revenue, currency = conversion
+            e = Event.objects.create(
+                source=source, message_id=uuid.uuid4().hex, type=EventType.TRACK, name="Order Completed",
+                profile=person, properties={"revenue": revenue, "currency": currency}, received_at=at,
+                timestamp=at, processed_at=at,
+            )  # fmt: skip
+            Run.objects.filter(pk=run.pk).update(converted_at=at, conversion_event_id=e.pk)
+    MessageEvent.objects.bulk_create(events)
+    # What the events_processed receiver does when the orders come in.
+    profiles_mark_pending(
+        profile_ids=list(Run.objects.filter(journey=journey).values_list("profile_id", flat=True))
+    )
+    return journey

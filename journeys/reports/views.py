@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from journeys.reports.metrics import ReportError
 from journeys.reports.selectors import (
+    KEY_COLUMNS,
+    ORIGINAL_COLUMNS,
     TABLE_COLUMNS,
     campaign_name,
     campaigns_overview,
@@ -21,6 +26,7 @@ from journeys.reports.selectors import (
     params_parse,
     report_for,
 )
+from tracking.analytics.money import viewer_locale
 
 LOGIN = reverse_lazy("admin:login")
 OVERVIEW_KEYS = (
@@ -36,6 +42,7 @@ OVERVIEW_KEYS = (
     "roas",
 )
 OVERVIEW_COLUMNS = [(k, label) for k, label in TABLE_COLUMNS if k in OVERVIEW_KEYS]
+ALL_COLUMNS = TABLE_COLUMNS + ORIGINAL_COLUMNS
 TABLES = {"stage": "stage_key", "variant": "variant", "channel": "channel", "template": "template"}
 
 
@@ -45,11 +52,25 @@ def reports_access(view):
     )
 
 
+def viewer_money_locale(request: HttpRequest) -> Locale:
+    """The viewer's locale for money (Babel), from the browser's Accept-Language; else the site's."""
+    for language, _ in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+        if language != "*":
+            try:
+                return Locale.parse(language.replace("-", "_"))
+            except (ValueError, UnknownLocaleError):
+                continue
+    return viewer_locale()
+
+
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         **admin.site.each_context(request),
-        "columns": TABLE_COLUMNS,
+        "money_locale": viewer_money_locale(request),
+        "columns": KEY_COLUMNS,
+        "all_columns": ALL_COLUMNS,
         "workspace_zone": settings.TIME_ZONE,
+        "workspace_currency": settings.WORKSPACE_CURRENCY,
         **extra,
     }
 
@@ -77,14 +98,11 @@ def overview_view(request: HttpRequest) -> HttpResponse:
     except ReportError as exc:
         return _bad(request, exc)
     if request.GET.get("export") == "campaigns":
-        keys = [k for k, _ in TABLE_COLUMNS]
+        header, values = _money_columns(campaigns)
         return _csv(
             "campaigns",
-            ["kind", "id", "name", *[label for _, label in TABLE_COLUMNS]],
-            [
-                [c["campaign_kind"], c["campaign_id"], c["name"], *[cell(k, c[k]) for k in keys]]
-                for c in campaigns
-            ],
+            ["kind", "id", "name", *header],
+            [[c["campaign_kind"], c["campaign_id"], c["name"], *values(c)] for c in campaigns],
         )
     sparks = {f"spark-{c['campaign_kind']}-{c['campaign_id']}": c["spark"] for c in campaigns}
     return render(
@@ -119,6 +137,10 @@ def campaign_view(request: HttpRequest, kind: str, cid: int) -> HttpResponse:
             "labels": [s for s, _ in report["funnel"]],
             "values": [float(v) for _, v in report["funnel"]],
         },
+        "volumes": {
+            "labels": [s for s, _ in report["volumes"]],
+            "values": [float(v) for _, v in report["volumes"]],
+        },
         "series": {
             "labels": [r["label"] for r in report["series"]],
             "sent": [r["sent"] for r in report["series"]],
@@ -147,19 +169,49 @@ def campaign_view(request: HttpRequest, kind: str, cid: int) -> HttpResponse:
     )
 
 
-def _export(kind: str, cid: int, export: str, report: dict[str, Any]) -> HttpResponse:
+def _money_columns(rows: list[dict[str, Any]]) -> tuple[list[str], Any]:
+    """Every figure, money in the workspace currency (named in its own column), then one column per
+    original currency for revenue and cost (never added together), then the missing rates."""
     keys = [k for k, _ in TABLE_COLUMNS]
-    labels = [label for _, label in TABLE_COLUMNS]
+    codes = {
+        kind: sorted({c for r in rows for c in r.get(f"{kind}_by_currency", {})})
+        for kind in ("revenue", "cost")
+    }
+    header = [label for _, label in TABLE_COLUMNS] + ["Currency"]
+    for kind, label in (("revenue", "Revenue"), ("cost", "Cost")):
+        header += [f"{label} in {code} (original)" for code in codes[kind]]
+    header.append("Not converted (missing rates)")
+
+    def values(r: dict[str, Any]) -> list[Any]:
+        out = [cell(k, r[k]) for k in keys] + [r["currency"]]
+        for kind in ("revenue", "cost"):
+            amounts = r.get(f"{kind}_by_currency", {})
+            out += [cell("money", amounts.get(code, Decimal(0))) for code in codes[kind]]
+        return [*out, cell("missing_rates", r.get("missing_rates", []))]
+
+    return header, values
+
+
+def _export(kind: str, cid: int, export: str, report: dict[str, Any]) -> HttpResponse:
     prefix = f"{kind}-{cid}-"
     if export in TABLES:
         col = TABLES[export]
-        rows = [[r[col], *[cell(k, r[k]) for k in keys]] for r in report["tables"][export]]
-        return _csv(prefix + export, [export, *labels], rows)
+        header, values = _money_columns(report["tables"][export])
+        rows = [[r[col], *values(r)] for r in report["tables"][export]]
+        return _csv(prefix + export, [export, *header], rows)
     if export == "series":
-        rows = [[r["label"], *[cell(k, r[k]) for k in keys]] for r in report["series"]]
-        return _csv(prefix + "series", ["bucket", *labels], rows)
+        header, values = _money_columns(report["series"])
+        rows = [[r["label"], *values(r)] for r in report["series"]]
+        return _csv(prefix + "series", ["bucket", *header], rows)
     if export == "funnel":
-        return _csv(prefix + "funnel", ["step", "count"], [[s, cell("n", v)] for s, v in report["funnel"]])
+        return _csv(
+            prefix + "funnel",
+            ["step", "people"],
+            [[s, v] for s, v in report["funnel"]]
+            + [["Converted (clicked or not)", report["people"]["converted_all"]]],
+        )
+    if export == "volumes":
+        return _csv(prefix + "volumes", ["messages", "count"], [[s, v] for s, v in report["volumes"]])
     if export == "skips":
         return _csv(prefix + "skips", ["reason", "messages"], [[label, n] for label, n in report["skips"]])
     if export == "variants":

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from tracking import selectors
 from tracking.api import examples
 from tracking.api.pagination import EventCursorPagination
-from tracking.api.permissions import ModelPermissions
+from tracking.api.permissions import ModelPermissions, PersonalData
 from tracking.api.serializers import EventListFilterSerializer, EventSerializer
 from tracking.models import Event
 
@@ -28,7 +28,7 @@ from tracking.models import Event
 class EventViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Event.objects.select_related("source")
     serializer_class = EventSerializer
-    permission_classes = [ModelPermissions]
+    permission_classes = [ModelPermissions, PersonalData]
     pagination_class = EventCursorPagination
     filter_backends: list = []
 

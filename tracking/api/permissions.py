@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
+
+from tracking.roles import can_view_personal_data
 
 
 class ModelPermissions(DjangoModelPermissions):
@@ -26,3 +28,12 @@ class ModelPermissions(DjangoModelPermissions):
             return super().has_permission(request, view)
         user = request.user
         return bool(user and user.is_authenticated and user.has_perms(required))
+
+
+class PersonalData(BasePermission):
+    """People's data (profiles, their events, exports) also needs tracking.view_personal_data."""
+
+    message = "Reading people's data needs the personal data permission (tracking.view_personal_data)."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return can_view_personal_data(request.user)

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from tracking import selectors
 from tracking.api import examples
 from tracking.api.pagination import EventCursorPagination
-from tracking.api.permissions import ModelPermissions
+from tracking.api.permissions import ModelPermissions, PersonalData
 from tracking.api.serializers import (
     ConsentInputSerializer,
     ConsentSerializer,
@@ -74,7 +74,7 @@ NOT_FOUND = OpenApiResponse(description="No profile with this id, now or merged 
 class ProfileViewSet(viewsets.GenericViewSet):
     queryset = Profile.objects.all()
     serializer_class = ProfileSerializer
-    permission_classes = [ModelPermissions]
+    permission_classes = [ModelPermissions, PersonalData]
     filter_backends: list = []
     action_permissions = {
         "events": ["tracking.view_profile", "tracking.view_event"],

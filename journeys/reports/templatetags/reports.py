@@ -7,14 +7,40 @@ from typing import Any
 from django import template
 from django.conf import settings
 
-from journeys.reports.selectors import cell
+from journeys.reports.selectors import MONEY_KEYS, cell
+from tracking.analytics.money import money_format
 
 register = template.Library()
 
 
-@register.simple_tag
-def figure(row: dict, key: str) -> str:
+@register.simple_tag(takes_context=True)
+def figure(context, row: dict, key: str) -> str:
+    locale = context.get("money_locale")
+    if key in MONEY_KEYS:
+        return money(row, key, locale=locale)
+    if key in ("revenue_by_currency", "cost_by_currency"):
+        return originals(row.get(key) or {}, locale)
     return cell(key, row.get(key)) or "–"
+
+
+def money(row: dict, key: str, *, locale: Any = None) -> str:
+    """An amount in the workspace currency for the viewer's locale; marked when some amounts of the
+    row had no rate (they are left out, not counted as zero)."""
+    value = row.get(key)
+    if value is None:
+        return "–"
+    text = money_format(
+        amount=value, currency=row.get("currency") or settings.WORKSPACE_CURRENCY, locale=locale
+    )
+    kind = "cost" if key == "cost" else "revenue"
+    incomplete = (row.get("unconverted") or {}).get(kind) or (kind == "cost" and row.get("spend_missing"))
+    return f"{text} *" if incomplete else text
+
+
+@register.filter
+def originals(amounts: dict, locale: Any = None) -> str:
+    """{currency: amount} as "€100.00 · ¥3,000", each in its own currency (never added together)."""
+    return " · ".join(money_format(amount=a, currency=c, locale=locale) for c, a in amounts.items()) or "–"
 
 
 @register.simple_tag
@@ -51,6 +77,12 @@ def zone_label(tz: str) -> str:
 def step_share(funnel: list, index: int) -> str:
     before, now = funnel[index - 1][1], funnel[index][1]
     return f"{float(now) / float(before) * 100:.1f}%" if before else "–"
+
+
+@register.simple_tag
+def entered_share(funnel: list, index: int) -> str:
+    first, now = funnel[0][1], funnel[index][1]
+    return f"{float(now) / float(first) * 100:.1f}%" if first else "–"
 
 
 @register.simple_tag(takes_context=True)

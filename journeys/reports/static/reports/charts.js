@@ -27,14 +27,15 @@
     var d = data(canvas.dataset.source).funnel;
     return new Chart(canvas, {
       type: "bar",
-      data: { labels: d.labels, datasets: [{ label: "Profiles / messages", data: d.values, backgroundColor: "#417690" }] },
+      data: { labels: d.labels, datasets: [{ label: "People", data: d.values, backgroundColor: "#417690" }] },
       options: { indexAxis: "y", animation: false, plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true } } }
     });
   }
   function series(canvas) {
     var d = data(canvas.dataset.source).series;
     var sets = ["sent", "delivered", "opens", "clicks", "conversions"].map(function (k) {
-      return { label: k, data: d[k], borderColor: colours[k], backgroundColor: colours[k], tension: 0.2, pointRadius: 2 };
+      // A range of one or two buckets has no line to draw: show the points big enough to see.
+      return { label: k, data: d[k], borderColor: colours[k], backgroundColor: colours[k], tension: 0.2, pointRadius: d.labels.length < 3 ? 6 : 2 };
     });
     return new Chart(canvas, {
       type: "line",
