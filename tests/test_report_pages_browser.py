@@ -100,8 +100,7 @@ def test_marketer_reads_a_report_that_reads_right(live_server, marketer, monkeyp
 
     from .browser import browser_session
 
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"CI=true and {CHROMIUM} is missing: .ci/run installs it (apt-get install chromium)")
+    chromium_require()
     settings.WORKSPACE_CURRENCY = "EUR"
     FxRate.objects.all().delete()
     rates = tmp_path / "eurofxref-hist.csv"
