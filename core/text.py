@@ -25,7 +25,8 @@ class NulCharacter(ValueError):
 def _join(prefix: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{prefix}[{key}]"
-    return f"{prefix}.{key}" if prefix else str(key)
+    key = str(key).replace(NUL, "\\u0000")  # a path is shown and stored: never with the NUL itself
+    return f"{prefix}.{key}" if prefix else key
 
 
 def nul_path(value: Any, *, prefix: str = "") -> str | None:

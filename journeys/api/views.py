@@ -31,7 +31,12 @@ from journeys.api.serializers import (
 )
 from journeys.definition import DefinitionInvalid, definition_validate
 from journeys.models import Broadcast, Journey, Run
-from journeys.services.broadcasts import broadcast_results, broadcast_schedule
+from journeys.services.broadcasts import (
+    broadcast_create,
+    broadcast_results,
+    broadcast_schedule,
+    broadcast_update,
+)
 from journeys.services.dryrun import UnknownProfile, journey_dry_run
 from journeys.services.entry import JourneyNotLive, run_enroll_profile
 from journeys.services.versions import (
@@ -194,6 +199,8 @@ class JourneyViewSet(
     @action(detail=True, methods=["post"])
     def validate(self, request: Request, slug: str) -> Response:
         journey = self.get_object()
+        if request.data is None or not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["the body must be a JSON object (or empty)"]})
         if "definition" in request.data:
             report = definition_validate(_definition_from(request))
         else:
@@ -382,6 +389,12 @@ class BroadcastViewSet(JourneyErrorsMixin, viewsets.ModelViewSet):
     serializer_class = BroadcastSerializer
     permission_classes = [ModelPermissions]
     action_permissions = {"schedule": ["journeys.change_broadcast"], "results": ["journeys.view_broadcast"]}
+
+    def perform_create(self, serializer: BroadcastSerializer) -> None:
+        serializer.instance = broadcast_create(**serializer.validated_data)
+
+    def perform_update(self, serializer: BroadcastSerializer) -> None:
+        serializer.instance = broadcast_update(broadcast=serializer.instance, **serializer.validated_data)
 
     @extend_schema(summary="Check and schedule the broadcast", request=None, responses=BroadcastSerializer)
     @action(detail=True, methods=["post"])
