@@ -12,12 +12,19 @@ from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 
-from core.text import NUL_REASON, nul_path
+from core.text import NUL, NUL_REASON, nul_path
+
+# A form field a JSONField reads (`definition`, `rule`) is JSON text: its escaped NUL becomes a real
+# one only after parsing, so form values are refused for the escape as well.
+JSON_NUL_ESCAPE = "\\u0000"
 
 
 def _refuse_nul(data: Any) -> None:
     if isinstance(data, QueryDict):  # a form field is named by its name, however often it is sent
         data = {key: " ".join(values) for key, values in data.lists()}
+        for key, value in data.items():
+            if JSON_NUL_ESCAPE in value:
+                raise ValidationError({key.replace(NUL, JSON_NUL_ESCAPE): [NUL_REASON]})
     path = nul_path(data)
     if path is not None:
         raise ValidationError({path: [NUL_REASON]})

@@ -165,3 +165,9 @@ def test_json_nested_too_deep_for_the_parser_is_a_400(api_client, world):
     body = b'{"definition":' + b"[" * 5000 + b"]" * 5000 + b"}"
     r = raw(api_client, "POST", "/api/journeys/bad-input/validate/", body)
     assert r.status_code == 400, r.content
+
+
+def test_an_escaped_nul_in_a_form_field_read_as_json_is_a_400(api_client, world):
+    """Schemathesis: multipart `definition={"r\\u0000": 1}` only becomes a NUL once the JSONField parses it."""
+    r = api_client.patch("/api/journeys/bad-input/", {"definition": '{"r\\u0000": 1}'}, format="multipart")
+    assert r.status_code == 400 and r.json() == {"definition": [NUL_REASON]}

@@ -29,6 +29,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The 400/401/403/404 every operation can answer, with their bodies (core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.error_responses",
+    ],
     # Several models have a `status` with its own choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "JourneyStatusEnum": "journeys.models.JourneyStatus",

@@ -108,6 +108,15 @@ class ValidationReportSerializer(serializers.Serializer):
     warnings = IssueSerializer(many=True)
 
 
+class DefinitionErrorsSerializer(serializers.Serializer):
+    """A 400: an invalid definition gives detail, errors and warnings; other bad input gives
+    errors by field (e.g. {"definition": ["This field is required."]})."""
+
+    detail = serializers.CharField(required=False)
+    errors = IssueSerializer(many=True, required=False)
+    warnings = IssueSerializer(many=True, required=False)
+
+
 class BroadcastVariantSerializer(serializers.ModelSerializer):
     class Meta:
         model = BroadcastVariant

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from journeys.api.serializers import (
     BroadcastSerializer,
+    DefinitionErrorsSerializer,
     DefinitionInputSerializer,
     EnrollInputSerializer,
     EnrollResultSerializer,
@@ -76,7 +77,8 @@ DEFINITION_EXAMPLE = {
         {"key": "done", "exit": True},
     ],
 }  # fmt: skip
-INVALID = OpenApiResponse(ValidationReportSerializer, description="Invalid definition: every error, by path.")
+INVALID = OpenApiResponse(DefinitionErrorsSerializer, description="Invalid definition: every error, by path.")
+CONFLICT = OpenApiResponse(description="The journey's state does not allow this (e.g. pausing a draft).")
 
 
 def invalid_response(exc: DefinitionInvalid) -> Response:
@@ -174,6 +176,7 @@ class JourneyViewSet(
         request=DefinitionInputSerializer,
         responses={
             200: VersionSerializer,
+            400: INVALID,
             409: OpenApiResponse(description="The version is published and frozen"),
         },
         parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
@@ -186,7 +189,7 @@ class JourneyViewSet(
         return Response(VersionSerializer(version).data)
 
     @extend_schema(summary="Every version of the journey", responses=VersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def versions(self, request: Request, slug: str) -> Response:
         journey = self.get_object()
         return Response(VersionSerializer(journey.versions.order_by("-number"), many=True).data)
@@ -194,7 +197,7 @@ class JourneyViewSet(
     @extend_schema(
         summary="Validate the draft, or a definition sent in the body, without saving",
         request=DefinitionInputSerializer,
-        responses={200: ValidationReportSerializer},
+        responses={200: ValidationReportSerializer, 400: INVALID},
     )
     @action(detail=True, methods=["post"])
     def validate(self, request: Request, slug: str) -> Response:
@@ -231,19 +234,25 @@ class JourneyViewSet(
         return Response(JourneySerializer(journey).data)
 
     @extend_schema(
-        summary="Pause: runs stop advancing and no one enters", request=None, responses=JourneySerializer
+        summary="Pause: runs stop advancing and no one enters",
+        request=None,
+        responses={200: JourneySerializer, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, slug: str) -> Response:
         return Response(JourneySerializer(journey_pause(journey=self.get_object())).data)
 
-    @extend_schema(summary="Resume a paused journey", request=None, responses=JourneySerializer)
+    @extend_schema(
+        summary="Resume a paused journey", request=None, responses={200: JourneySerializer, 409: CONFLICT}
+    )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, slug: str) -> Response:
         return Response(JourneySerializer(journey_resume(journey=self.get_object())).data)
 
     @extend_schema(
-        summary="Archive: every active run exits; no more entries", request=None, responses=JourneySerializer
+        summary="Archive: every active run exits; no more entries",
+        request=None,
+        responses={200: JourneySerializer, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, slug: str) -> Response:
