@@ -77,6 +77,11 @@ class JsonErrorsMiddleware:
             message = _phrase(response.status_code)
             if response.status_code == 404:
                 message = f"not found: {request.path}"
+            elif response.get("Content-Type", "").startswith("text/plain") and not response.streaming:
+                # A view's own plain-text explanation (e.g. how to allow a refused origin) is kept.
+                message = (
+                    response.content.decode(response.charset or "utf-8", "replace").strip()[:2000] or message
+                )
             json = json_error(request.path, response.status_code, message)
             for header in ("Allow", "Retry-After", "WWW-Authenticate"):
                 if header in response:

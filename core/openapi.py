@@ -65,5 +65,7 @@ def error_responses(result: dict[str, Any], generator: Any, request: Any, public
                     responses[code] = {"description": description, "content": _ref(schema)}
             for code, response in responses.items():
                 if code.startswith("4") and "content" not in response:
-                    response["content"] = _ref({"400": "ErrorsByField", "404": "NotFound"}.get(code, "ErrorDetail"))
+                    response["content"] = _ref(
+                        {"400": "ErrorsByField", "404": "NotFound"}.get(code, "ErrorDetail")
+                    )
     return result
