@@ -5,6 +5,7 @@ Each case is a body or parameter that schemathesis found answering 500.
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from rest_framework.test import APIClient
 
@@ -171,3 +172,24 @@ def test_an_escaped_nul_in_a_form_field_read_as_json_is_a_400(api_client, world)
     """Schemathesis: multipart `definition={"r\\u0000": 1}` only becomes a NUL once the JSONField parses it."""
     r = api_client.patch("/api/journeys/bad-input/", {"definition": '{"r\\u0000": 1}'}, format="multipart")
     assert r.status_code == 400 and r.json() == {"definition": [NUL_REASON]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/profiles/", {"detail": "Internal Server Error"}),
+        ("/v1/batch", {"success": False, "error": "Internal Server Error"}),
+    ],
+)
+def test_a_server_error_page_under_the_machine_prefixes_is_json(rf, path, body):
+    """Django's HTML 500 page (what handler500 gives after an unexpected exception) leaves as JSON."""
+    from django.http import HttpResponseServerError
+
+    from core.middleware import JsonErrorsMiddleware
+
+    middleware = JsonErrorsMiddleware(lambda request: HttpResponseServerError("<h1>Server Error (500)</h1>"))
+    response = middleware(rf.get(path))
+    assert (response.status_code, response["Content-Type"]) == (500, "application/json")
+    assert orjson.loads(response.content) == body
+    html = JsonErrorsMiddleware(lambda request: HttpResponseServerError("<h1>x</h1>"))(rf.get("/admin/"))
+    assert html["Content-Type"].startswith("text/html")
