@@ -33,7 +33,8 @@ BAD_REQUEST = {
         "`warnings` (lists of {path, message})."
     ),
     "properties": {
-        "detail": {"type": "string"},
+        # A string for the body as a whole, or a list of messages for a field that is named `detail`.
+        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
         "non_field_errors": {"type": "array", "items": {"type": "string"}},
     },
     "additionalProperties": True,

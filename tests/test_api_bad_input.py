@@ -193,3 +193,18 @@ def test_a_server_error_page_under_the_machine_prefixes_is_json(rf, path, body):
     assert orjson.loads(response.content) == body
     html = JsonErrorsMiddleware(lambda request: HttpResponseServerError("<h1>x</h1>"))(rf.get("/admin/"))
     assert html["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/analytics/slots/?date_from=0001-01-01&date_to=0001-01-01", "date_from"),
+        ("/api/analytics/acquisition/?start=0001-01-01&end=0001-01-01", "end"),
+        ("/api/journeys/bad-input/dry-run/?profile_id=1&now=0001-01-01T00:00:00%2B14:00", "now"),
+    ],
+)
+def test_dates_outside_what_reports_can_compute_are_a_400(api_client, world, path, field):
+    """Schemathesis (coverage phase): year 1 in a report range was an OverflowError."""
+    r = api_client.get(path)
+    assert r.status_code == 400, r.content
+    assert field in r.content.decode()

@@ -54,6 +54,7 @@ from journeys.services.versions import (
     version_validate,
 )
 from tracking.api.permissions import ModelPermissions
+from tracking.messages import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 from tracking.models import Profile
 
 DEFINITION_EXAMPLE = {
@@ -363,6 +364,11 @@ def _datetime_param(request: Request, name: str) -> datetime | None:
         raise ValidationError({name: ["must be an ISO 8601 date-time with offset"]})
     if value.tzinfo is None:
         raise ValidationError({name: ["needs a UTC offset"]})
+    # The simulation adds days and converts zones; the events it replays lie inside this window.
+    if not EARLIEST_TIMESTAMP <= value < LATEST_TIMESTAMP:
+        raise ValidationError(
+            {name: [f"must be between {EARLIEST_TIMESTAMP:%Y-%m-%d} and {LATEST_TIMESTAMP:%Y-%m-%d}"]}
+        )
     return value
 
 
