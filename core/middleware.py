@@ -83,9 +83,10 @@ class JsonErrorsMiddleware:
                     response.content.decode(response.charset or "utf-8", "replace").strip()[:2000] or message
                 )
             json = json_error(request.path, response.status_code, message)
-            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
-                if header in response:
-                    json[header] = response[header]
+            # Allow, Retry-After, WWW-Authenticate, the CORS headers…: everything but the body's own.
+            for header, value in response.items():
+                if header.lower() not in ("content-type", "content-length"):
+                    json[header] = value
             return json
         return response
 

@@ -174,3 +174,18 @@ def test_a_body_over_djangos_limit_answers_json(client, basic_auth, settings):
 def test_get_on_an_ingestion_path_answers_json(client):
     r = client.get("/v1/track")
     assert r.status_code == 405 and r.json()["success"] is False
+
+
+def test_a_json_404_keeps_the_original_headers(rf):
+    from django.http import HttpResponseNotFound
+
+    from core.middleware import JsonErrorsMiddleware
+
+    def page(request):
+        response = HttpResponseNotFound("<h1>Not Found</h1>")
+        response["Access-Control-Allow-Origin"] = "https://shop.example"
+        return response
+
+    response = JsonErrorsMiddleware(page)(rf.post("/v1/nope"))
+    assert response["Content-Type"] == "application/json"
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example"
