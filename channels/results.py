@@ -174,7 +174,9 @@ def _suppress(message: Message, result: Result) -> None:
         address=message.address,
         reason=reason,
         at=result.at,
-        detail=str(result.data.get("reason", "")),
+        detail=str(result.data.get("reason", ""))[
+            :255
+        ],  # the column's length; the full reason is on the message
     )
     if reason in (SuppressionReason.SPAM, SuppressionReason.UNSUBSCRIBE):
         consent_set(

@@ -25,8 +25,37 @@ from channels.adapters import channel_config, provider_secrets
 from channels.models import CallbackRejection, Message
 from channels.results import Result, results_record
 from channels.subscriptions import sms_keyword_apply
+from core.text import NUL_REASON, nul_path
 
 logger = logging.getLogger(__name__)
+
+# No field a provider sends is longer (SMS bodies stop at 1,600 characters, URLs and SMTP answers
+# well short of this); a longer one is refused, never left to overflow a column into a 500.
+MAX_VALUE_CHARS = 4096
+# Provider event ids become `<provider>:<id>` in MessageEvent.provider_event_id (255 characters).
+MAX_EVENT_ID_CHARS = 200
+# Voyage message ids are bigint primary keys: 18 digits are plenty, more is not one of ours.
+MAX_MESSAGE_ID_DIGITS = 18
+# A Unix time in seconds has 10 digits until the year 2286.
+MAX_TIMESTAMP_DIGITS = 12
+
+
+def _value_problem(value: Any, *, path: str = "") -> str | None:
+    """What is wrong with a callback's values (a NUL, an absurd length), naming the field; or None."""
+    where = nul_path(value, prefix=path)
+    if where is not None:
+        return f"{where}: {NUL_REASON}"
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, str) and len(item) > MAX_VALUE_CHARS:
+            return f"{at}: longer than {MAX_VALUE_CHARS} characters"
+        if isinstance(item, dict):
+            stack.extend((f"{at}.{k}" if at else str(k), v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{at}[{i}]", v) for i, v in enumerate(item))
+    return None
+
 
 SENDGRID_EVENTS = {
     "processed": "processed",
@@ -57,7 +86,7 @@ def _reject(request: HttpRequest, endpoint: str, status: int, reason: str) -> Ht
     CallbackRejection.objects.create(
         endpoint=endpoint,
         status_code=status,
-        reason=reason[:255],
+        reason=reason.replace("\x00", "\\u0000")[:255],
         remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
     )
     logger.warning("channels: %s callback rejected (%s): %s", endpoint, status, reason)
@@ -85,12 +114,13 @@ def sendgrid_events(request: HttpRequest) -> HttpResponse:
         )
     if not signature or not timestamp:
         return _reject(request, endpoint, 403, "missing signature headers")
-    try:
-        age = abs(time.time() - int(timestamp))
-    except ValueError:
-        return _reject(request, endpoint, 403, "timestamp header is not a number")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+        return _reject(request, endpoint, 403, "timestamp header is not a Unix time in seconds")
+    age = time.time() - int(timestamp)
     if age > settings.CHANNELS_CALLBACK_MAX_AGE:
         return _reject(request, endpoint, 403, "timestamp too old (replay?)")
+    if -age > settings.CHANNELS_CALLBACK_MAX_SKEW:
+        return _reject(request, endpoint, 403, "timestamp in the future (clock skew or forgery)")
     body = request.body.decode("utf-8", errors="replace")
     try:
         verifier = EventWebhook()
@@ -107,6 +137,9 @@ def sendgrid_events(request: HttpRequest) -> HttpResponse:
         return _reject(request, endpoint, 400, f"body: not JSON ({exc})")
     if not isinstance(events, list):
         return _reject(request, endpoint, 400, "body: must be a JSON array of events")
+    problem = _value_problem(events)
+    if problem is not None:
+        return _reject(request, endpoint, 400, problem)
     results: list[Result] = []
     for index, event in enumerate(events):
         if not isinstance(event, dict):
@@ -119,10 +152,21 @@ def sendgrid_events(request: HttpRequest) -> HttpResponse:
             return _reject(request, endpoint, 400, f"[{index}].event: unknown event type {event['event']!r}")
         try:
             at = datetime.fromtimestamp(int(event["timestamp"]), tz=UTC)
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, OSError):
             return _reject(request, endpoint, 400, f"[{index}].timestamp: not a Unix time")
+        if (
+            not isinstance(event["sg_event_id"], str | int)
+            or len(str(event["sg_event_id"])) > MAX_EVENT_ID_CHARS
+        ):
+            return _reject(
+                request,
+                endpoint,
+                400,
+                f"[{index}].sg_event_id: not an event id of at most {MAX_EVENT_ID_CHARS} characters",
+            )
         raw_id = event.get("voyage_message_id")
-        if raw_id in (None, "") or not str(raw_id).isdigit():
+        raw_id = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= MAX_MESSAGE_ID_DIGITS):
             continue  # not a message we sent (another system on the same SendGrid account)
         data = {
             k: event[k]
@@ -156,6 +200,18 @@ def _twilio_valid(request: HttpRequest, channel: str) -> bool:
     return RequestValidator(token).validate(url, params, signature)
 
 
+def _twilio_problem(request: HttpRequest) -> str | None:
+    """A validly signed form can still hold what we cannot store: checked after the signature, so
+    a forger learns nothing about our limits."""
+    problem = _value_problem({key: " ".join(values) for key, values in request.POST.lists()})
+    if problem is not None:
+        return problem
+    for field in ("MessageSid", "SmsSid", "From"):
+        if len(request.POST.get(field, "")) > 64:  # SIDs are 34 characters, addresses E.164
+            return f"{field}: longer than 64 characters"
+    return None
+
+
 @csrf_exempt
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
@@ -163,6 +219,9 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     channel = "whatsapp" if request.POST.get("From", "").startswith("whatsapp:") else "sms"
     if not _twilio_valid(request, channel):
         return _reject(request, endpoint, 403, "missing or invalid X-Twilio-Signature")
+    problem = _twilio_problem(request)
+    if problem is not None:
+        return _reject(request, endpoint, 400, problem)
     sid = request.POST.get("MessageSid") or request.POST.get("SmsSid")
     status = request.POST.get("MessageStatus") or request.POST.get("SmsStatus")
     if not sid:
@@ -194,6 +253,9 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
     if not _twilio_valid(request, channel):
         return _reject(request, endpoint, 403, "missing or invalid X-Twilio-Signature")
+    problem = _twilio_problem(request)
+    if problem is not None:
+        return _reject(request, endpoint, 400, problem)
     if not sender or "Body" not in request.POST:
         return _reject(request, endpoint, 400, "From and Body: required")
     outcome = sms_keyword_apply(

@@ -7,6 +7,7 @@ survives a worker or Redis dying a moment later; identity resolution happens aft
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from core.bulk import json_text
 from tracking.messages import MessageError, Rejection, message_to_row, parse_timestamp
 from tracking.models import Event, Source
 from tracking.processing import events_process_wake
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -129,6 +132,11 @@ def ingest_messages(
             )
         except MessageError as exc:
             result.rejected.append(Rejection(index, str(exc)))
+        except Exception as exc:
+            # A message we failed to foresee must not fail its batch: the SDK would retry the good
+            # ones forever. It is refused on its own and logged so the gap can be closed.
+            logger.exception("ingest: message %d could not be read", index)
+            result.rejected.append(Rejection(index, f"message: could not be read ({type(exc).__name__})"))
     with transaction.atomic():
         stored = rows_store(rows)
         if stored and settings.TRACKING_PROCESS_ON_COMMIT:

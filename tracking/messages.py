@@ -14,10 +14,24 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from core.text import NUL_REASON, nul_path
 from tracking.models import Event, EventType, Source
 
 SHORT_TYPES = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
 TYPES = {t.value for t in EventType}
+
+# The times an event may carry (timestamp, originalTimestamp, sentAt) and land on once corrected for
+# clock skew. Python's datetime stops at years 1 and 9999 and PostgreSQL stores what Python cannot
+# read back (0001-01-01T00:00+14:00 is 1 BC in UTC), so one such row used to stop event processing;
+# the reports also add days and convert zones around each time. No real event happened before the
+# Unix epoch or will be sent after 2200: anything outside is a broken clock or an attack.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIMESTAMP = datetime(2200, 1, 1, tzinfo=UTC)
+TIMESTAMP_WINDOW = f"{EARLIEST_TIMESTAMP:%Y-%m-%d} and {LATEST_TIMESTAMP:%Y-%m-%d} (UTC)"
+# orjson writes at most 254 levels of nesting and the stored row puts a message's objects up to two
+# levels deeper (context.integrations inside the row, inside the batch's list), so a message is
+# measured wrapped in two lists: if that cannot be written, the message cannot be stored.
+MAX_DEPTH = 250
 
 
 class MessageError(ValueError):
@@ -41,9 +55,12 @@ def parse_timestamp(value: Any, field: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except ValueError:
-        raise MessageError(f"{field}: {value!r} is not an ISO 8601 date")
+        raise MessageError(f"{field}: {value[:64]!r} is not an ISO 8601 date")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    # Aware comparisons never overflow, unlike converting 0001-01-01T00:00+14:00 to UTC.
+    if not EARLIEST_TIMESTAMP <= parsed < LATEST_TIMESTAMP:
+        raise MessageError(f"{field}: {value[:64]!r} is outside the accepted range, {TIMESTAMP_WINDOW}")
     return parsed
 
 
@@ -84,12 +101,40 @@ def merge_context(batch_context: dict[str, Any], own: dict[str, Any]) -> dict[st
 def corrected_timestamp(
     received_at: datetime, sent_at: datetime | None, original: datetime | None
 ) -> datetime:
-    """Segment's clock-skew correction: timestamp = receivedAt − (sentAt − originalTimestamp)."""
+    """Segment's clock-skew correction: timestamp = receivedAt − (sentAt − originalTimestamp).
+
+    A correction that lands outside the accepted window is refused, not clamped: a clamped time
+    would be a made-up one that reports count on the wrong day, while the error tells the sender
+    its clock (or its sentAt) is wrong. Both inputs are already inside the window, so the
+    arithmetic itself cannot overflow.
+    """
     if original is None:
         return received_at
     if sent_at is None:
         return original
-    return received_at - (sent_at - original)
+    corrected = received_at - (sent_at - original)
+    if not EARLIEST_TIMESTAMP <= corrected < LATEST_TIMESTAMP:
+        raise MessageError(
+            f"sentAt: the clock-skew correction receivedAt − (sentAt − timestamp) lands on "
+            f"{corrected:%Y-%m-%d}, outside the accepted range, {TIMESTAMP_WINDOW}"
+        )
+    return corrected
+
+
+def _measure(message: dict[str, Any]) -> int:
+    """The message's size in bytes; refuses messages nested too deeply to store or holding a NUL."""
+    try:
+        dumped = orjson.dumps([[message]])
+    except orjson.JSONEncodeError as exc:
+        if "recursion" in str(exc).lower():
+            raise MessageError(f"message: nested more than {MAX_DEPTH} levels deep")
+        raise MessageError(f"message: cannot be written as JSON ({exc})")
+    # orjson always escapes NUL, so the costly walk runs only for the rare message that has one.
+    if b"\\u0000" in dumped:
+        path = nul_path(message)
+        if path is not None:
+            raise MessageError(f"{path}: {NUL_REASON}")
+    return len(dumped) - 4
 
 
 def message_to_event(
@@ -129,17 +174,19 @@ def message_to_row(
     instances is a large share of the ingestion hot path and the insert does not need them."""
     if not isinstance(message, dict):
         raise MessageError("message: must be a JSON object")
-    size = len(orjson.dumps(message))
+    size = _measure(message)
     if size > settings.TRACKING_MAX_MESSAGE_BYTES:
         raise MessageError(
             f"message: {size} bytes is over the limit of {settings.TRACKING_MAX_MESSAGE_BYTES} bytes"
         )
     raw_type = message.get("type", forced_type)
+    if raw_type is not None and not isinstance(raw_type, str):
+        raise MessageError(f"type: must be a string, one of {', '.join(sorted(TYPES))}")
     if forced_type and raw_type not in (forced_type, None):
         raw_type = SHORT_TYPES.get(raw_type, raw_type)
         if raw_type != forced_type:
             raise MessageError(f"type: {message.get('type')!r} sent to the {forced_type} endpoint")
-    msg_type = SHORT_TYPES.get(raw_type, raw_type) if isinstance(raw_type, str) else raw_type
+    msg_type = SHORT_TYPES.get(raw_type, raw_type) if raw_type is not None else None
     if msg_type not in TYPES:
         raise MessageError(
             f"type: unknown message type {raw_type!r}; expected one of {', '.join(sorted(TYPES))}"

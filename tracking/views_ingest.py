@@ -15,11 +15,14 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.ratelimit import rate_take
+from core.text import NUL, NulCharacter, nul_refuse
 from tracking.ingest import ingest_messages
+from tracking.messages import MAX_DEPTH
 from tracking.models import Source
 from tracking.origins import HOW_TO_ALLOW, source_origin_allowed
 
@@ -50,20 +53,47 @@ def source_by_write_key(write_key: str) -> Source | None:
 
 
 def _write_key(request: HttpRequest, body: dict[str, Any]) -> str:
+    """The write key from HTTP Basic or the body; NulCharacter if it holds a NUL (no key has one,
+    and the database cannot even be asked about it)."""
     header = request.headers.get("Authorization", "")
     if header[:6].lower() == "basic ":
         try:
             decoded = base64.b64decode(header[6:].strip()).decode()
         except (ValueError, UnicodeDecodeError):
             return ""
-        return decoded.split(":", 1)[0]
+        key = decoded.split(":", 1)[0]
+        if NUL in key:
+            raise NulCharacter("Authorization")
+        return key
     key = body.get("writeKey")
-    return key if isinstance(key, str) else ""
+    if not isinstance(key, str):
+        return ""
+    if NUL in key:
+        raise NulCharacter("writeKey")
+    return key
+
+
+def _batch_part(body: dict[str, Any], field: str) -> dict[str, Any] | None:
+    """The batch-level context or integrations, which every message of the batch inherits."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must be an object")
+    nul_refuse(value, path=field)
+    try:
+        orjson.dumps([[[value]]])  # as deep as it will sit in the stored rows
+    except orjson.JSONEncodeError:
+        raise ValueError(f"{field}: nested more than {MAX_DEPTH} levels deep")
+    return value
 
 
 def _read_body(request: HttpRequest) -> bytes:
     limit = settings.TRACKING_MAX_BATCH_BYTES
-    raw = request.body
+    try:
+        raw = request.body
+    except RequestDataTooBig:  # over Django's DATA_UPLOAD_MAX_MEMORY_SIZE: the same answer as ours
+        raise OverflowError
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
         # Decompress with a cap, so a small gzip bomb cannot exhaust memory.
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -95,7 +125,10 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
     if not isinstance(body, dict):
         return _error(400, "body: must be a JSON object")
 
-    write_key = _write_key(request, body)
+    try:
+        write_key = _write_key(request, body)
+    except NulCharacter as exc:
+        return _error(400, str(exc))
     if not write_key:
         return _error(401, "missing write key: send it as the HTTP Basic user name or as writeKey")
     source = source_by_write_key(write_key)
@@ -116,11 +149,10 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
                 400,
                 f"batch: {len(messages)} messages is over the limit of {settings.TRACKING_MAX_BATCH_MESSAGES}",
             )
-        context, integrations = body.get("context"), body.get("integrations")
-        if context is not None and not isinstance(context, dict):
-            return _error(400, "context: must be an object")
-        if integrations is not None and not isinstance(integrations, dict):
-            return _error(400, "integrations: must be an object")
+        try:
+            context, integrations = _batch_part(body, "context"), _batch_part(body, "integrations")
+        except ValueError as exc:  # NulCharacter too
+            return _error(400, str(exc))
         forced_type = None
     else:
         messages, context, integrations, forced_type = [body], None, None, kind

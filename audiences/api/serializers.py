@@ -26,6 +26,12 @@ class AudienceSerializer(serializers.ModelSerializer):
         )
         read_only_fields = ("member_count", "last_refreshed_at", "created_at", "updated_at")
 
+    def validate_rule(self, value):
+        # A multipart/form `rule=null` reaches here as None (JSON bodies are refused earlier).
+        if value is None:
+            raise serializers.ValidationError("may not be null; send {} for a static audience")
+        return value
+
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", AudienceKind.RULE))
         if kind == AudienceKind.RULE and "rule" not in attrs and self.instance is None:

@@ -10,7 +10,6 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,6 +30,7 @@ from audiences.rules import RuleInvalid
 from audiences.services.audiences import audience_create, audience_delete, audience_preview, audience_update
 from audiences.services.membership import audience_refresh
 from audiences.services.static import UploadError, audience_static_upload
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from tracking.api.permissions import ModelPermissions
 
 INVALID = OpenApiResponse(description="Invalid rule or field: every error, by path.")

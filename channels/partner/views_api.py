@@ -25,8 +25,10 @@ from channels.partner.services import (
     endpoint_secret_rotate,
     endpoint_update,
 )
+from tracking.api.permissions import ModelPermissions
 
-PERMISSIONS = [permissions.IsAuthenticated, permissions.DjangoModelPermissions]
+# Reads need view_* too (plain DjangoModelPermissions lets any logged-in user GET).
+PERMISSIONS = [ModelPermissions]
 
 
 def _no_store(response: Response) -> Response:
@@ -51,6 +53,10 @@ class EndpointViewSet(viewsets.ModelViewSet):
     serializer_class = EndpointSerializer
     permission_classes = PERMISSIONS
     filterset_fields = ["enabled"]
+    action_permissions = {
+        "rotate_secret": ["partner.view_endpoint", "partner.change_endpoint"],
+        "deliveries": ["partner.view_endpoint", "partner.view_delivery"],
+    }
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -107,6 +113,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = DeliverySerializer
     permission_classes = PERMISSIONS
     filterset_fields = ["endpoint", "status", "event_type", "webhook_id"]
+    action_permissions = {"replay": ["partner.view_delivery", "partner.change_delivery"]}
 
     @extend_schema(
         summary="Replay a delivery",
@@ -120,8 +127,14 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+class CanViewEndpoints(permissions.BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("partner.view_endpoint"))
+
+
 class EventTypesView(APIView):
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [CanViewEndpoints]
 
     @extend_schema(
         summary="Event types partners can subscribe to", responses={200: EventTypeSerializer(many=True)}

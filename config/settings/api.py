@@ -5,6 +5,12 @@ REST_FRAMEWORK = {
         "config.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Refuse a NUL anywhere in a body, naming the field (PostgreSQL cannot store it; core/text.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "core.parsers.FormParser",
+        "core.parsers.MultiPartParser",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -23,9 +29,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # The Segment-compatible /v1/* endpoints are plain Django views: a hook documents them.
+    # The 400/401/403/404 every operation can answer, with their bodies (core/openapi.py); then the
+    # Segment-compatible /v1/* endpoints, plain Django views documented by hand (their own answers).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.error_responses",
         "tracking.schema_ingest.ingest_paths_add",
     ],
     # Several models have a `status` with its own choices: name each enum after its model.

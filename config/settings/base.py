@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Request counts and latencies for Prometheus (/metrics), measured around everything else.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # JSON errors under /api/ and /v1/ (even Django's own 404/413/500), no NUL in paths or queries.
+    "core.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from gunicorn itself (compressed, far-future cache headers on hashed names).
     "whitenoise.middleware.WhiteNoiseMiddleware",

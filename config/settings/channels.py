@@ -29,8 +29,12 @@ CHANNELS_TRACK_SMS_LINKS = env.bool("CHANNELS_TRACK_SMS_LINKS", default=True)
 CHANNELS_TRACK_SENT_EVENTS = env.bool("CHANNELS_TRACK_SENT_EVENTS", default=False)
 # Wake a dispatch task on commit of each enqueue (the beat tick catches anything missed).
 CHANNELS_DISPATCH_ON_COMMIT = env.bool("CHANNELS_DISPATCH_ON_COMMIT", default=True)
-# Reject provider callbacks whose signature timestamp is older than this many seconds.
-CHANNELS_CALLBACK_MAX_AGE = env.int("CHANNELS_CALLBACK_MAX_AGE", default=24 * 3600)
+# Reject provider callbacks whose signature timestamp is older than this many seconds. Each
+# delivery (and each retry) is signed when it is sent, so minutes cover network and queueing delays
+# while a captured request cannot be replayed for long (the Standard Webhooks guidance is 5 minutes).
+CHANNELS_CALLBACK_MAX_AGE = env.int("CHANNELS_CALLBACK_MAX_AGE", default=10 * 60)
+# …and refuse a signed timestamp further in the future than ordinary clock skew.
+CHANNELS_CALLBACK_MAX_SKEW = env.int("CHANNELS_CALLBACK_MAX_SKEW", default=60)
 
 CHANNELS_BEAT = {
     # Due messages (send times, quiet-hours ends, retries) and anything an on-commit wake-up missed.

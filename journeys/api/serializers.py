@@ -108,6 +108,15 @@ class ValidationReportSerializer(serializers.Serializer):
     warnings = IssueSerializer(many=True)
 
 
+class DefinitionErrorsSerializer(serializers.Serializer):
+    """A 400: an invalid definition gives detail, errors and warnings; other bad input gives
+    errors by field (e.g. {"definition": ["This field is required."]})."""
+
+    detail = serializers.CharField(required=False)
+    errors = IssueSerializer(many=True, required=False)
+    warnings = IssueSerializer(many=True, required=False)
+
+
 class BroadcastVariantSerializer(serializers.ModelSerializer):
     class Meta:
         model = BroadcastVariant
@@ -127,25 +136,16 @@ class BroadcastSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "winner_variant", "occurrence"]
 
     def validate_variants(self, value):
+        # A PATCH makes the nested variants partial too, yet `variants` always replaces the whole
+        # set, so each variant must be complete.
+        errors = {}
+        for index, variant in enumerate(value):
+            missing = [name for name in ("key", "template_slug") if name not in variant]
+            if missing:
+                errors[index] = {name: ["This field is required."] for name in missing}
+        if errors:
+            raise serializers.ValidationError(errors)
         keys = [v["key"] for v in value]
         if len(keys) != len(set(keys)):
             raise serializers.ValidationError("variant keys must be unique")
         return value
-
-    def create(self, validated_data):
-        variants = validated_data.pop("variants")
-        broadcast = Broadcast.objects.create(**validated_data)
-        BroadcastVariant.objects.bulk_create([BroadcastVariant(broadcast=broadcast, **v) for v in variants])
-        return broadcast
-
-    def update(self, instance, validated_data):
-        variants = validated_data.pop("variants", None)
-        for k, v in validated_data.items():
-            setattr(instance, k, v)
-        instance.save()
-        if variants is not None:
-            instance.variants.all().delete()
-            BroadcastVariant.objects.bulk_create(
-                [BroadcastVariant(broadcast=instance, **v) for v in variants]
-            )
-        return instance

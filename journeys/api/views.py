@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from journeys.api.serializers import (
     BroadcastSerializer,
+    DefinitionErrorsSerializer,
     DefinitionInputSerializer,
     EnrollInputSerializer,
     EnrollResultSerializer,
@@ -31,7 +32,12 @@ from journeys.api.serializers import (
 )
 from journeys.definition import DefinitionInvalid, definition_validate
 from journeys.models import Broadcast, Journey, Run
-from journeys.services.broadcasts import broadcast_results, broadcast_schedule
+from journeys.services.broadcasts import (
+    broadcast_create,
+    broadcast_results,
+    broadcast_schedule,
+    broadcast_update,
+)
 from journeys.services.dryrun import UnknownProfile, journey_dry_run
 from journeys.services.entry import JourneyNotLive, run_enroll_profile
 from journeys.services.versions import (
@@ -48,6 +54,7 @@ from journeys.services.versions import (
     version_validate,
 )
 from tracking.api.permissions import ModelPermissions
+from tracking.messages import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 from tracking.models import Profile
 
 DEFINITION_EXAMPLE = {
@@ -71,7 +78,8 @@ DEFINITION_EXAMPLE = {
         {"key": "done", "exit": True},
     ],
 }  # fmt: skip
-INVALID = OpenApiResponse(ValidationReportSerializer, description="Invalid definition: every error, by path.")
+INVALID = OpenApiResponse(DefinitionErrorsSerializer, description="Invalid definition: every error, by path.")
+CONFLICT = OpenApiResponse(description="The journey's state does not allow this (e.g. pausing a draft).")
 
 
 def invalid_response(exc: DefinitionInvalid) -> Response:
@@ -169,6 +177,7 @@ class JourneyViewSet(
         request=DefinitionInputSerializer,
         responses={
             200: VersionSerializer,
+            400: INVALID,
             409: OpenApiResponse(description="The version is published and frozen"),
         },
         parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
@@ -181,7 +190,7 @@ class JourneyViewSet(
         return Response(VersionSerializer(version).data)
 
     @extend_schema(summary="Every version of the journey", responses=VersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def versions(self, request: Request, slug: str) -> Response:
         journey = self.get_object()
         return Response(VersionSerializer(journey.versions.order_by("-number"), many=True).data)
@@ -189,11 +198,13 @@ class JourneyViewSet(
     @extend_schema(
         summary="Validate the draft, or a definition sent in the body, without saving",
         request=DefinitionInputSerializer,
-        responses={200: ValidationReportSerializer},
+        responses={200: ValidationReportSerializer, 400: INVALID},
     )
     @action(detail=True, methods=["post"])
     def validate(self, request: Request, slug: str) -> Response:
         journey = self.get_object()
+        if request.data is None or not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["the body must be a JSON object (or empty)"]})
         if "definition" in request.data:
             report = definition_validate(_definition_from(request))
         else:
@@ -224,19 +235,25 @@ class JourneyViewSet(
         return Response(JourneySerializer(journey).data)
 
     @extend_schema(
-        summary="Pause: runs stop advancing and no one enters", request=None, responses=JourneySerializer
+        summary="Pause: runs stop advancing and no one enters",
+        request=None,
+        responses={200: JourneySerializer, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, slug: str) -> Response:
         return Response(JourneySerializer(journey_pause(journey=self.get_object())).data)
 
-    @extend_schema(summary="Resume a paused journey", request=None, responses=JourneySerializer)
+    @extend_schema(
+        summary="Resume a paused journey", request=None, responses={200: JourneySerializer, 409: CONFLICT}
+    )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, slug: str) -> Response:
         return Response(JourneySerializer(journey_resume(journey=self.get_object())).data)
 
     @extend_schema(
-        summary="Archive: every active run exits; no more entries", request=None, responses=JourneySerializer
+        summary="Archive: every active run exits; no more entries",
+        request=None,
+        responses={200: JourneySerializer, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, slug: str) -> Response:
@@ -347,6 +364,11 @@ def _datetime_param(request: Request, name: str) -> datetime | None:
         raise ValidationError({name: ["must be an ISO 8601 date-time with offset"]})
     if value.tzinfo is None:
         raise ValidationError({name: ["needs a UTC offset"]})
+    # The simulation adds days and converts zones; the events it replays lie inside this window.
+    if not EARLIEST_TIMESTAMP <= value < LATEST_TIMESTAMP:
+        raise ValidationError(
+            {name: [f"must be between {EARLIEST_TIMESTAMP:%Y-%m-%d} and {LATEST_TIMESTAMP:%Y-%m-%d}"]}
+        )
     return value
 
 
@@ -382,6 +404,12 @@ class BroadcastViewSet(JourneyErrorsMixin, viewsets.ModelViewSet):
     serializer_class = BroadcastSerializer
     permission_classes = [ModelPermissions]
     action_permissions = {"schedule": ["journeys.change_broadcast"], "results": ["journeys.view_broadcast"]}
+
+    def perform_create(self, serializer: BroadcastSerializer) -> None:
+        serializer.instance = broadcast_create(**serializer.validated_data)
+
+    def perform_update(self, serializer: BroadcastSerializer) -> None:
+        serializer.instance = broadcast_update(broadcast=serializer.instance, **serializer.validated_data)
 
     @extend_schema(summary="Check and schedule the broadcast", request=None, responses=BroadcastSerializer)
     @action(detail=True, methods=["post"])

@@ -77,6 +77,28 @@ def broadcast_validate(*, broadcast: Broadcast) -> dict[str, str]:
 
 
 @transaction.atomic
+def broadcast_create(*, variants: list[dict], **fields: object) -> Broadcast:
+    """A draft broadcast with its variants (each {key, template_slug, weight})."""
+    broadcast = Broadcast.objects.create(**fields)
+    BroadcastVariant.objects.bulk_create([BroadcastVariant(broadcast=broadcast, **v) for v in variants])
+    return broadcast
+
+
+@transaction.atomic
+def broadcast_update(
+    *, broadcast: Broadcast, variants: list[dict] | None = None, **changes: object
+) -> Broadcast:
+    """Change a broadcast's settings; `variants`, when given, replaces the whole set."""
+    for name, value in changes.items():
+        setattr(broadcast, name, value)
+    broadcast.save()
+    if variants is not None:
+        broadcast.variants.all().delete()
+        BroadcastVariant.objects.bulk_create([BroadcastVariant(broadcast=broadcast, **v) for v in variants])
+    return broadcast
+
+
+@transaction.atomic
 def broadcast_schedule(*, broadcast: Broadcast) -> Broadcast:
     errors = broadcast_validate(broadcast=broadcast)
     if errors:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from journeys.definition import DefinitionInvalid, definition_validate
 from journeys.engine.core import (
     RunState,
     goal_conversion,
@@ -40,6 +41,11 @@ def journey_dry_run(
         raise UnknownProfile(f"no profile {profile_id}")
     version = version or journey.live_version or journey.versions.order_by("-number").first()
     definition = version.definition
+    # A draft may be saved half-written; the simulation needs a whole definition ("no stages" is a
+    # 400 with the errors by path, not a KeyError).
+    report = definition_validate(definition, check_references=False)
+    if not report.ok:
+        raise DefinitionInvalid(report)
     notes: list[str] = []
     if entered_at is None:
         entered_at = _latest_entry_event(definition, profile_id, now)

@@ -17,9 +17,13 @@ def _date(query: Any, name: str, default: date) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        parsed = date.fromisoformat(text)
     except ValueError:
         raise FiguresError(f"{name}: {text!r} is not a date (YYYY-MM-DD)")
+    # Outside the days events can have, zone and day arithmetic would leave Python's dates.
+    if not date(1970, 1, 1) <= parsed <= date(2199, 12, 31):
+        raise FiguresError(f"{name}: must be between 1970-01-01 and 2199-12-31")
+    return parsed
 
 
 def _choice(query: Any, name: str, choices: tuple[str, ...], default: str) -> str:

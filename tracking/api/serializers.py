@@ -238,7 +238,11 @@ class SourceUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     enabled = serializers.BooleanField(required=False)
     rate_limit_per_second = serializers.IntegerField(
-        min_value=1, allow_null=True, required=False, help_text="null removes the limit."
+        min_value=1,
+        max_value=2147483647,  # the column's range, as on create
+        allow_null=True,
+        required=False,
+        help_text="null removes the limit.",
     )
     allowed_origins = serializers.ListField(
         child=serializers.CharField(max_length=300), required=False, help_text=_ORIGINS_HELP

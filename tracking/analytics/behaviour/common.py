@@ -48,14 +48,25 @@ class DateRange:
         return lo, hi
 
 
+# Events exist only inside ingestion's window (tracking/messages.py); outside it, the zone and
+# day arithmetic of a report would leave Python's dates (0001-01-01 minus a day is an OverflowError).
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+
+
 def parse_date(value: Any, path: str, errors: list[tuple[str, str]]) -> date | None:
     if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        errors.append((path, f"{value!r} is not a date (YYYY-MM-DD)"))
+        parsed = value
+    else:
+        try:
+            parsed = date.fromisoformat(str(value))
+        except ValueError:
+            errors.append((path, f"{value!r} is not a date (YYYY-MM-DD)"))
+            return None
+    if not EARLIEST_DAY <= parsed <= LATEST_DAY:
+        errors.append((path, f"must be between {EARLIEST_DAY} and {LATEST_DAY}"))
         return None
+    return parsed
 
 
 def range_parse(
