@@ -13,7 +13,9 @@ from django.conf import settings
 from tracking.analytics.behaviour.conditions import condition_errors, conditions_sql
 
 ZONES = ("utc", "workspace", "local")
-BREAKDOWN_KINDS = ("property", "trait", "country", "device")
+BREAKDOWN_KINDS = ("property", "trait", "channel", "country", "device")
+# Dimensions read from the profile (not from an event): these need the profile joined.
+PROFILE_KINDS = ("trait", "channel", "country")
 MAX_RANGE_DAYS = 366
 # A day in some profile's own zone starts at most 14 h before and ends at most 12 h after the UTC
 # day; scans in local time widen the range by this much and then test each event's local date.
@@ -159,6 +161,13 @@ def breakdown_sql(dim: dict[str, Any], *, event: str = "e", profile: str = "p") 
         return json_path_text_sql(f"{profile}.traits", dim["key"])
     if kind == "country":
         return f"NULLIF({profile}.country, '')"
+    if kind == "channel":
+        # The acquisition channel: the channel of the profile's first touch (tracking.analytics'
+        # acquisition touches, classified by the channel taxonomy); none before any touch.
+        return (
+            f"(SELECT _t.channel FROM analytics_touch _t WHERE _t.profile_id = {profile}.id "
+            "ORDER BY _t.at, _t.id LIMIT 1)"
+        )
     # device/platform: the Segment context's device type, else its OS name.
     return (
         f"COALESCE(NULLIF({event}.context -> 'device' ->> 'type', ''), "
@@ -186,4 +195,4 @@ def dim_label(dim: dict[str, Any]) -> str:
     kind = dim["kind"]
     if kind in ("property", "trait"):
         return f"{kind} {dim['key']}"
-    return kind
+    return "acquisition channel" if kind == "channel" else kind

@@ -39,6 +39,7 @@ from urllib.parse import urlencode
 from django.db import connection, transaction
 
 from tracking.analytics.behaviour.common import (
+    PROFILE_KINDS,
     ZONES_CTE,
     AnalysisInvalid,
     DateRange,
@@ -204,7 +205,7 @@ def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any
         params += [lo, hi]
     bcols = [f"b{i}" for i in range(1, len(defn.breakdown) + 1)]
     cols += [f"{breakdown_sql(dim)} AS {b}" for dim, b in zip(defn.breakdown, bcols, strict=True)]
-    needs_profile = rng.tz == "local" or any(d["kind"] in ("trait", "country") for d in defn.breakdown)
+    needs_profile = rng.tz == "local" or any(d["kind"] in PROFILE_KINDS for d in defn.breakdown)
     joins = (" JOIN tracking_profile p ON p.id = e.profile_id" + zone_join(rng.tz)) if needs_profile else ""
     where = "e.profile_id IS NOT NULL AND e.timestamp >= %s AND e.timestamp < %s"
     params += [lo, hi + window]

@@ -21,7 +21,6 @@ from math import sqrt
 from typing import Any
 
 from django.db import connection
-from scipy.stats import norm
 
 from tracking.analytics.behaviour.common import AnalysisInvalid, DateRange, range_parse, spec_event_names
 from tracking.analytics.models import SpecEvent
@@ -65,6 +64,8 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float | None:
     if se == 0:
         return None
     z = (x1 / n1 - x2 / n2) / se
+    from scipy.stats import norm  # imported on first use: web and worker startup stay light
+
     return float(2 * norm.sf(abs(z)))
 
 
