@@ -3,8 +3,10 @@ event-name mapping and the SQL for a profile's zone."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -196,3 +198,44 @@ def dim_label(dim: dict[str, Any]) -> str:
     if kind in ("property", "trait"):
         return f"{kind} {dim['key']}"
     return "acquisition channel" if kind == "channel" else kind
+
+
+def money_total(items: Iterable[tuple[str, date | str, Any]]) -> dict[str, Any]:
+    """Revenue items (currency, order day, amount) as one total in the workspace currency.
+
+    Each amount is converted at its own day's rate (tracking/analytics/money.py); amounts of different
+    currencies are never added before that. Items without a currency or a rate are counted as
+    missing (and named), never read as zero; the original-currency subtotals stay beside.
+    """
+    from tracking.analytics.money import MoneySum, fx_rates_ensure, money_format
+
+    fx_rates_ensure()
+    total = MoneySum()
+    for currency, day, amount in items:
+        if amount is None:
+            continue
+        value = Decimal(str(amount))
+        if not currency:
+            total.missing += 1
+            total.originals["(no currency)"] += value
+            if "orders without a currency" not in total.missing_messages:
+                total.missing_messages.append("orders without a currency")
+            continue
+        on = day if isinstance(day, date) else date.fromisoformat(str(day))
+        total.add(amount=value, currency=str(currency), on=on)
+    amount = total.total.quantize(Decimal("0.01"))
+    return {
+        "revenue": str(amount),
+        "revenue_display": money_format(amount=amount, currency=total.currency) if total.converted else "—",
+        "revenue_currency": total.currency,
+        "revenue_missing": total.missing,
+        "revenue_missing_messages": list(total.missing_messages),
+        "revenue_by_currency": {
+            k: str(v.quantize(Decimal("0.01"))) for k, v in sorted(total.originals.items())
+        },
+    }
+
+
+def utc_days(rng: DateRange) -> bool:
+    """Whether the range's days are UTC days (what the rollups are kept in)."""
+    return rng.tz == "utc" or (rng.tz == "workspace" and ZoneInfo(settings.TIME_ZONE).key == "UTC")
