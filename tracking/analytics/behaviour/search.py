@@ -87,18 +87,20 @@ def _names(spec: str) -> list[str]:
     return spec_event_names(spec)
 
 
-def search_rows(*, options: SearchOptions) -> list[dict[str, Any]]:
-    """One row per keyword (raw events; the page's figures)."""
-    lo, hi = options.range.utc_bounds()
-    window = timedelta(minutes=options.window_minutes)
+def _groups_cte(*, scan_lo: datetime, scan_hi: datetime, window: timedelta) -> tuple[str, list[Any]]:
+    """`WITH … per AS (…)`: one row per search with what followed it, in one pass and without joins.
+
+    A profile's events in (timestamp, id) order are cut into groups at each search; a group's other
+    events follow that search (it is the latest before them) and count when within `window` of it.
+    (Joining searches to their follow-ups instead made PostgreSQL misjudge the CTE join and run it
+    as a nested loop: quadratic in the searches of the range.)
+    """
     searched = _names(SpecEvent.PRODUCTS_SEARCHED)
     clicked = _names(SpecEvent.PRODUCT_CLICKED)
     added = _names(SpecEvent.PRODUCT_ADDED)
     ordered = _names(SpecEvent.ORDER_COMPLETED)
     all_names = [*searched, *clicked, *added, *ordered]
     marks = lambda xs: ", ".join(["%s"] * len(xs))  # noqa: E731
-    norm = NORMALISE_SQL.format(q="e.properties ->> 'query'")
-    split = hi - timedelta(days=7)
     sql = f"""
     WITH ev AS (
         SELECT e.profile_id AS pid, e.timestamp AS ts, e.id AS eid,
@@ -111,63 +113,67 @@ def search_rows(*, options: SearchOptions) -> list[dict[str, Any]]:
           AND e.timestamp >= %s AND e.timestamp < %s
     ),
     grouped AS (
-        SELECT *, count(*) FILTER (WHERE kind = 's') OVER (PARTITION BY pid ORDER BY ts, eid) AS g FROM ev
+        SELECT *, count(*) FILTER (WHERE kind = 's') OVER w AS g, max(ts) FILTER (WHERE kind = 's') OVER w AS sts
+        FROM ev WINDOW w AS (PARTITION BY pid ORDER BY ts, eid)
     ),
+    marked AS (SELECT *, (kind <> 's' AND ts <= sts + %s) AS inw FROM grouped WHERE g > 0),
+    per AS (
+        SELECT pid, g, min(sts) AS sts,
+               min(props ->> 'query') FILTER (WHERE kind = 's') AS query,
+               bool_or(CASE WHEN jsonb_typeof(props -> 'results_count') = 'number'
+                            THEN (props ->> 'results_count')::numeric = 0 END) FILTER (WHERE kind = 's') AS zero,
+               bool_or(inw AND kind = 'c') AS clicked,
+               (array_agg(CASE WHEN jsonb_typeof(props -> 'position') = 'number'
+                               THEN (props ->> 'position')::numeric END ORDER BY ts, eid)
+                    FILTER (WHERE inw AND kind = 'c'))[1] AS position,
+               bool_or(inw AND kind = 'a') AS added,
+               bool_or(inw AND kind = 'o') AS ordered,
+               jsonb_agg(jsonb_build_array(COALESCE(props ->> 'currency', ''), (ts AT TIME ZONE 'UTC')::date,
+                                           props -> 'revenue')) FILTER (WHERE inw AND kind = 'o') AS orders
+        FROM marked GROUP BY pid, g
+    )"""
+    return sql, [*searched, *clicked, *added, *all_names, scan_lo, scan_hi, window]
+
+
+# Revenue of searches' orders per key, currency and order day: only numeric `revenue` values count.
+_ORDER_ITEMS = """
+    SELECT {key}, o ->> 0 AS currency, (o ->> 1)::date AS order_day,
+           sum(CASE WHEN jsonb_typeof(o -> 2) = 'number' THEN (o ->> 2)::numeric END) AS amount
+    FROM {source}, jsonb_array_elements(orders) AS o GROUP BY {groups}"""
+
+
+def search_rows(*, options: SearchOptions) -> list[dict[str, Any]]:
+    """One row per keyword, from raw events (any window, UTC or the workspace's days)."""
+    lo, hi = options.range.utc_bounds()
+    window = timedelta(minutes=options.window_minutes)
+    norm = NORMALISE_SQL.format(q="per.query")
+    split = hi - timedelta(days=7)
+    # Downstream events may follow the range's last search by up to the window; searches before
+    # the range still decide which search a downstream event belongs to (they start a new group).
+    cte, params = _groups_cte(scan_lo=lo - window, scan_hi=hi + window, window=window)
+    items = _ORDER_ITEMS.format(key="keyword", source="searches", groups="1, 2, 3")
+    sql = f"""{cte},
     searches AS (
-        SELECT g.pid, g.g, g.ts, g.eid,
-               COALESCE(syn.keyword, {norm.replace("e.properties", "g.props")}) AS keyword,
-               CASE WHEN jsonb_typeof(g.props -> 'results_count') = 'number'
-                    THEN (g.props ->> 'results_count')::numeric = 0 END AS zero
-        FROM grouped g
-        LEFT JOIN analytics_searchsynonym syn ON syn.term = {norm.replace("e.properties", "g.props")}
-        WHERE g.kind = 's' AND g.ts >= %s AND g.ts < %s
-          AND COALESCE(btrim(g.props ->> 'query'), '') <> ''
+        SELECT per.*, COALESCE(syn.keyword, {norm}) AS keyword FROM per
+        LEFT JOIN analytics_searchsynonym syn ON syn.term = {norm}
+        WHERE per.sts >= %s AND per.sts < %s AND COALESCE(btrim(per.query), '') <> ''
     ),
-    follow AS (
-        SELECT s.eid,
-               bool_or(f.kind = 'c') AS clicked,
-               (array_agg(CASE WHEN jsonb_typeof(f.props -> 'position') = 'number'
-                               THEN (f.props ->> 'position')::numeric END ORDER BY f.ts, f.eid)
-                    FILTER (WHERE f.kind = 'c'))[1] AS position,
-               bool_or(f.kind = 'a') AS added,
-               bool_or(f.kind = 'o') AS ordered
-        FROM searches s JOIN grouped f ON f.pid = s.pid AND f.g = s.g AND f.kind <> 's' AND f.ts <= s.ts + %s
-        GROUP BY s.eid
-    ),
-    revenue AS (
-        SELECT s.keyword, (f.ts AT TIME ZONE 'UTC')::date AS day, COALESCE(f.props ->> 'currency', '') AS currency,
-               sum(CASE WHEN jsonb_typeof(f.props -> 'revenue') = 'number' THEN (f.props ->> 'revenue')::numeric END) AS amount
-        FROM searches s JOIN grouped f ON f.pid = s.pid AND f.g = s.g AND f.kind = 'o' AND f.ts <= s.ts + %s
-        GROUP BY 1, 2, 3
+    rev AS (
+        SELECT keyword, jsonb_agg(jsonb_build_array(currency, order_day, amount)) AS revenue
+        FROM ({items}) i WHERE amount IS NOT NULL GROUP BY keyword
     )
     SELECT s.keyword, count(*) AS searches, count(DISTINCT s.pid) AS searchers,
            count(*) FILTER (WHERE s.zero) AS zero, count(s.zero) AS with_count,
-           count(*) FILTER (WHERE f.clicked) AS clicks, avg(f.position) AS position,
-           count(*) FILTER (WHERE f.added) AS adds, count(*) FILTER (WHERE f.ordered) AS orders,
-           count(*) FILTER (WHERE s.ts >= %s) AS last7,
-           count(*) FILTER (WHERE s.ts >= %s AND s.ts < %s) AS prev7,
-           (SELECT jsonb_agg(jsonb_build_array(r.currency, r.day, r.amount)) FROM revenue r WHERE r.keyword = s.keyword AND r.amount IS NOT NULL) AS revenue
-    FROM searches s LEFT JOIN follow f ON f.eid = s.eid
+           count(*) FILTER (WHERE s.clicked) AS clicks, avg(s.position) AS position,
+           count(*) FILTER (WHERE s.added) AS adds, count(*) FILTER (WHERE s.ordered) AS orders,
+           count(*) FILTER (WHERE s.sts >= %s) AS last7,
+           count(*) FILTER (WHERE s.sts >= %s AND s.sts < %s) AS prev7,
+           (array_agg(rev.revenue))[1] AS revenue
+    FROM searches s LEFT JOIN rev USING (keyword)
     GROUP BY s.keyword
     ORDER BY searches DESC, s.keyword
     """
-    # Downstream events may follow the range's last search by up to the window; searches before
-    # the range still decide which search a downstream event belongs to (they start a new group).
-    params = [
-        *searched,
-        *clicked,
-        *added,
-        *all_names,
-        lo - window,
-        hi + window,
-        lo,
-        hi,
-        window,
-        window,
-        split,
-        split - timedelta(days=7),
-        split,
-    ]
+    params += [lo, hi, split, split - timedelta(days=7), split]
     with connection.cursor() as cur:
         cur.execute(sql, params)
         cols = [c.name for c in cur.description]
@@ -190,67 +196,33 @@ def search_delta_sql(*, lo: datetime, hi: datetime) -> dict[str, tuple[str, list
     The same statement fills the rollups (fold, rebuild) and stands in for days not folded yet.
     """
     window = timedelta(minutes=ROLLUP_WINDOW_MINUTES)
-    searched = _names(SpecEvent.PRODUCTS_SEARCHED)
-    clicked = _names(SpecEvent.PRODUCT_CLICKED)
-    added = _names(SpecEvent.PRODUCT_ADDED)
-    ordered = _names(SpecEvent.ORDER_COMPLETED)
-    all_names = [*searched, *clicked, *added, *ordered]
-    marks = lambda xs: ", ".join(["%s"] * len(xs))  # noqa: E731
-    norm = NORMALISE_SQL.format(q="g.props ->> 'query'")
-    cte = f"""
-    WITH ev AS (
-        SELECT e.profile_id AS pid, e.timestamp AS ts, e.id AS eid,
-               CASE WHEN e.name IN ({marks(searched)}) THEN 's'
-                    WHEN e.name IN ({marks(clicked)}) THEN 'c'
-                    WHEN e.name IN ({marks(added)}) THEN 'a' ELSE 'o' END AS kind,
-               e.properties AS props
-        FROM tracking_event e
-        WHERE e.profile_id IS NOT NULL AND e.name IN ({marks(all_names)})
-          AND e.timestamp >= %s AND e.timestamp < %s
-    ),
-    grouped AS (
-        SELECT *, count(*) FILTER (WHERE kind = 's') OVER (PARTITION BY pid ORDER BY ts, eid) AS g FROM ev
-    ),
+    cte, params = _groups_cte(scan_lo=lo - window, scan_hi=hi + window, window=window)
+    norm = NORMALISE_SQL.format(q="per.query")
+    searches = f"""{cte},
     searches AS (
-        SELECT g.pid, g.g, g.ts, g.eid, {norm} AS term,
-               CASE WHEN jsonb_typeof(g.props -> 'results_count') = 'number'
-                    THEN (g.props ->> 'results_count')::numeric = 0 END AS zero
-        FROM grouped g
-        WHERE g.kind = 's' AND g.ts >= %s AND g.ts < %s AND COALESCE(btrim(g.props ->> 'query'), '') <> ''
-    ),
-    follow AS (
-        SELECT s.eid,
-               bool_or(f.kind = 'c') AS clicked,
-               (array_agg(CASE WHEN jsonb_typeof(f.props -> 'position') = 'number'
-                               THEN (f.props ->> 'position')::numeric END ORDER BY f.ts, f.eid)
-                    FILTER (WHERE f.kind = 'c'))[1] AS position,
-               bool_or(f.kind = 'a') AS added,
-               bool_or(f.kind = 'o') AS ordered
-        FROM searches s JOIN grouped f ON f.pid = s.pid AND f.g = s.g AND f.kind <> 's' AND f.ts <= s.ts + %s
-        GROUP BY s.eid
+        SELECT per.*, {norm} AS term FROM per
+        WHERE per.sts >= %s AND per.sts < %s AND COALESCE(btrim(per.query), '') <> ''
     )"""
-    params = [*searched, *clicked, *added, *all_names, lo - window, hi + window, lo, hi, window]
+    params = [*params, lo, hi]
     day_sql = (
-        cte
+        searches
         + """
-    SELECT (s.ts AT TIME ZONE 'UTC')::date AS day, s.term, s.pid AS profile_id, count(*) AS searches,
+    SELECT (s.sts AT TIME ZONE 'UTC')::date AS day, s.term, s.pid AS profile_id, count(*) AS searches,
            count(*) FILTER (WHERE s.zero) AS zero, count(s.zero) AS with_count,
-           count(*) FILTER (WHERE f.clicked) AS clicks, sum(f.position) AS position_sum,
-           count(f.position) AS position_n, count(*) FILTER (WHERE f.added) AS adds,
-           count(*) FILTER (WHERE f.ordered) AS orders
-    FROM searches s LEFT JOIN follow f ON f.eid = s.eid GROUP BY 1, 2, 3"""
+           count(*) FILTER (WHERE s.clicked) AS clicks, sum(s.position) AS position_sum,
+           count(s.position) AS position_n, count(*) FILTER (WHERE s.added) AS adds,
+           count(*) FILTER (WHERE s.ordered) AS orders
+    FROM searches s GROUP BY 1, 2, 3"""
+    )
+    items = _ORDER_ITEMS.format(
+        key="(sts AT TIME ZONE 'UTC')::date AS day, term", source="searches", groups="1, 2, 3, 4"
     )
     credit_sql = (
-        cte
-        + """
-    SELECT (s.ts AT TIME ZONE 'UTC')::date AS day, s.term, (f.ts AT TIME ZONE 'UTC')::date AS order_day,
-           COALESCE(f.props ->> 'currency', '') AS currency,
-           sum(CASE WHEN jsonb_typeof(f.props -> 'revenue') = 'number' THEN (f.props ->> 'revenue')::numeric END) AS amount
-    FROM searches s JOIN grouped f ON f.pid = s.pid AND f.g = s.g AND f.kind = 'o' AND f.ts <= s.ts + %s
-    GROUP BY 1, 2, 3, 4
-    HAVING sum(CASE WHEN jsonb_typeof(f.props -> 'revenue') = 'number' THEN (f.props ->> 'revenue')::numeric END) IS NOT NULL"""
+        searches
+        + f"""
+    SELECT day, term, order_day, currency, amount FROM ({items}) i WHERE amount IS NOT NULL"""
     )
-    return {"day": (day_sql, params), "credit": (credit_sql, [*params, window])}
+    return {"day": (day_sql, params), "credit": (credit_sql, params)}
 
 
 def search_rows_rollup(*, options: SearchOptions) -> list[dict[str, Any]]:
@@ -271,16 +243,17 @@ def search_rows_rollup(*, options: SearchOptions) -> list[dict[str, Any]]:
     kw AS (SELECT COALESCE(syn.keyword, r.term) AS keyword, r.* FROM r
            LEFT JOIN analytics_searchsynonym syn ON syn.term = r.term),
     cr AS (SELECT COALESCE(syn.keyword, c.term) AS keyword, c.order_day, c.currency, sum(c.amount) AS amount
-           FROM ({credit_src}) c LEFT JOIN analytics_searchsynonym syn ON syn.term = c.term GROUP BY 1, 2, 3)
+           FROM ({credit_src}) c LEFT JOIN analytics_searchsynonym syn ON syn.term = c.term GROUP BY 1, 2, 3),
+    rev AS (SELECT keyword, jsonb_agg(jsonb_build_array(currency, order_day, amount)) AS revenue FROM cr
+            WHERE amount IS NOT NULL GROUP BY keyword)
     SELECT k.keyword, sum(k.searches)::bigint AS searches, count(DISTINCT k.profile_id) AS searchers,
            sum(k.zero)::bigint AS zero, sum(k.with_count)::bigint AS with_count, sum(k.clicks)::bigint AS clicks,
            sum(k.position_sum) / NULLIF(sum(k.position_n), 0) AS position,
            sum(k.adds)::bigint AS adds, sum(k.orders)::bigint AS orders,
            COALESCE(sum(k.searches) FILTER (WHERE k.day >= %s), 0)::bigint AS last7,
            COALESCE(sum(k.searches) FILTER (WHERE k.day >= %s AND k.day < %s), 0)::bigint AS prev7,
-           (SELECT jsonb_agg(jsonb_build_array(c.currency, c.order_day, c.amount)) FROM cr c
-             WHERE c.keyword = k.keyword AND c.amount IS NOT NULL) AS revenue
-    FROM kw k GROUP BY k.keyword ORDER BY searches DESC, k.keyword
+           (array_agg(rev.revenue))[1] AS revenue
+    FROM kw k LEFT JOIN rev USING (keyword) GROUP BY k.keyword ORDER BY searches DESC, k.keyword
     """
     params = [*day_params, *credit_params, last7, last7 - timedelta(days=7), last7]
     with connection.cursor() as cur:

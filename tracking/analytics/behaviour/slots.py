@@ -65,6 +65,29 @@ def slots_parse(raw: dict[str, Any]) -> SlotOptions:
     return SlotOptions(rng, window)
 
 
+# Orders credited to the last promotion clicked before them: a profile's events in (timestamp, id)
+# order are cut into groups at each click; a group's orders within the window of its click (and in
+# [lo, hi)) are that click's. One pass, no self-join (a self-join of the CTE was planned as a nested
+# loop: quadratic). Params: window, lo, hi.
+CREDIT_CTE = """g AS (
+        SELECT *, count(*) FILTER (WHERE kind = 'c') OVER w AS grp, max(ts) FILTER (WHERE kind = 'c') OVER w AS cts
+        FROM ev WINDOW w AS (PARTITION BY pid ORDER BY ts, eid)
+    ),
+    per AS (
+        SELECT pid, grp,
+               min(COALESCE(props ->> 'promotion_id', '')) FILTER (WHERE kind = 'c') AS pr,
+               min(COALESCE(props ->> 'creative', '')) FILTER (WHERE kind = 'c') AS cr,
+               min(COALESCE(props ->> 'position', '')) FILTER (WHERE kind = 'c') AS po,
+               jsonb_agg(jsonb_build_array(COALESCE(props ->> 'currency', ''), (ts AT TIME ZONE 'UTC')::date, props -> 'revenue'))
+                   FILTER (WHERE kind = 'o' AND ts <= cts + %s AND ts >= %s AND ts < %s) AS orders
+        FROM g WHERE grp > 0 GROUP BY pid, grp
+    ),
+    credit AS (
+        SELECT pr, cr, po, o ->> 0 AS currency, (o ->> 1)::date AS day, count(*) AS orders,
+               sum(CASE WHEN jsonb_typeof(o -> 2) = 'number' THEN (o ->> 2)::numeric END) AS revenue
+        FROM per, jsonb_array_elements(orders) AS o GROUP BY 1, 2, 3, 4, 5
+    )"""
+
 SLOT_KEY = (
     "COALESCE(props ->> 'promotion_id', '') AS pr, COALESCE(props ->> 'creative', '') AS cr, "
     "COALESCE(props ->> 'position', '') AS po"
@@ -92,24 +115,14 @@ def slots_rows(*, options: SlotOptions) -> tuple[list[dict[str, Any]], list[tupl
         SELECT pid, ts, kind, {SLOT_KEY} FROM ev
         WHERE kind IN ('v', 'c') AND ts >= %s AND ts < %s
     ),
-    g AS (
-        SELECT *, count(*) FILTER (WHERE kind = 'c') OVER (PARTITION BY pid ORDER BY ts, eid) AS grp FROM ev
-    ),
-    credit AS (
-        SELECT {SLOT_KEY.replace("props", "c.props")},
-               COALESCE(o.props ->> 'currency', '') AS currency, (o.ts AT TIME ZONE 'UTC')::date AS day,
-               count(*) AS orders,
-               sum(CASE WHEN jsonb_typeof(o.props -> 'revenue') = 'number' THEN (o.props ->> 'revenue')::numeric END) AS revenue
-        FROM g o JOIN g c ON c.pid = o.pid AND c.grp = o.grp AND c.kind = 'c'
-        WHERE o.kind = 'o' AND o.grp > 0 AND o.ts <= c.ts + %s AND o.ts >= %s AND o.ts < %s
-        GROUP BY 1, 2, 3, 4, 5
-    )
+    {{CREDIT_CTE}}
     SELECT s.pr, s.cr, s.po, count(*) FILTER (WHERE kind = 'v') AS impressions, count(*) FILTER (WHERE kind = 'c') AS clicks,
            count(DISTINCT pid) FILTER (WHERE kind = 'v') AS viewers, count(DISTINCT pid) FILTER (WHERE kind = 'c') AS clickers,
            (SELECT jsonb_agg(jsonb_build_array(c2.currency, c2.orders, c2.revenue, c2.day)) FROM credit c2 WHERE (c2.pr, c2.cr, c2.po) = (s.pr, s.cr, s.po)) AS credited
     FROM slot_ev s GROUP BY s.pr, s.cr, s.po ORDER BY impressions DESC, clicks DESC, s.pr, s.cr, s.po
     """
     params = [*viewed, *clicked, *viewed, *clicked, *ordered, lo - window, hi, lo, hi, window, lo, hi]
+    sql = sql.replace("{CREDIT_CTE}", CREDIT_CTE)
     trend_sql = f"""
         SELECT (e.timestamp AT TIME ZONE %s)::date AS day,
                count(*) FILTER (WHERE e.name IN ({marks(viewed)})) AS impressions,
@@ -177,9 +190,6 @@ def slots_delta_sql(*, lo: datetime, hi: datetime) -> dict[str, tuple[str, list[
         FROM tracking_event e
         WHERE e.profile_id IS NOT NULL AND e.name IN ({marks([*viewed, *clicked, *ordered])})
           AND e.timestamp >= %s AND e.timestamp < %s
-    ),
-    g AS (
-        SELECT *, count(*) FILTER (WHERE kind = 'c') OVER (PARTITION BY pid ORDER BY ts, eid) AS grp FROM ev
     )"""
     params = [*viewed, *clicked, *viewed, *clicked, *ordered, lo - window, hi]
     key = "COALESCE({p} ->> 'promotion_id', ''), COALESCE({p} ->> 'creative', ''), COALESCE({p} ->> 'position', '')"
@@ -192,15 +202,12 @@ def slots_delta_sql(*, lo: datetime, hi: datetime) -> dict[str, tuple[str, list[
     )
     credit_sql = (
         cte
-        + f"""
-    SELECT (o.ts AT TIME ZONE 'UTC')::date AS day, {key.format(p="c.props")},
-           COALESCE(o.props ->> 'currency', ''), count(*),
-           sum(CASE WHEN jsonb_typeof(o.props -> 'revenue') = 'number' THEN (o.props ->> 'revenue')::numeric END)
-    FROM g o JOIN g c ON c.pid = o.pid AND c.grp = o.grp AND c.kind = 'c'
-    WHERE o.kind = 'o' AND o.grp > 0 AND o.ts <= c.ts + %s AND o.ts >= %s
-    GROUP BY 1, 2, 3, 4, 5"""
+        + ",\n    "
+        + CREDIT_CTE
+        + """
+    SELECT day, pr, cr, po, currency, orders, revenue FROM credit"""
     )
-    return {"day": (day_sql, [*params, lo]), "credit": (credit_sql, [*params, window, lo])}
+    return {"day": (day_sql, [*params, lo]), "credit": (credit_sql, [*params, window, lo, hi])}
 
 
 def slots_rows_rollup(*, options: SlotOptions) -> tuple[list[dict[str, Any]], list[tuple]]:
