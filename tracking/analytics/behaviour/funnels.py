@@ -45,6 +45,7 @@ from tracking.analytics.behaviour.common import (
     DateRange,
     breakdown_parse,
     breakdown_sql,
+    dim_label,
     event_filter_sql,
     event_name_parse,
     range_parse,
@@ -429,7 +430,7 @@ def funnel_compute(*, definition: FunnelDefinition) -> dict[str, Any]:
         result["compare"] = _measure(definition, definition.compare)
     result["order"] = definition.order
     result["window_minutes"] = definition.window_minutes
-    result["breakdown_dimensions"] = definition.breakdown
+    result["breakdown_dimensions"] = [{**d, "label": dim_label(d)} for d in definition.breakdown]
     return result
 
 

@@ -37,6 +37,7 @@ from tracking.analytics.behaviour.common import (
     DateRange,
     breakdown_parse,
     breakdown_sql,
+    dim_label,
     event_filter_sql,
     event_name_parse,
     range_parse,
@@ -230,7 +231,7 @@ def retention_compute(*, definition: RetentionDefinition, now: datetime | None =
         "mode": d.mode,
         "date_from": rng.date_from.isoformat(),
         "date_to": rng.date_to.isoformat(),
-        "breakdown_dimensions": d.breakdown,
+        "breakdown_dimensions": [{**b, "label": dim_label(b)} for b in d.breakdown],
         "cohorts": cohorts,
         "curve": curve,
     }
