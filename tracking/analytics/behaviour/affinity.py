@@ -23,7 +23,13 @@ from urllib.parse import urlencode
 
 from django.db import connection
 
-from tracking.analytics.behaviour.common import AnalysisInvalid, DateRange, range_parse, spec_event_names
+from tracking.analytics.behaviour.common import (
+    AnalysisInvalid,
+    DateRange,
+    analysis_cursor,
+    range_parse,
+    spec_event_names,
+)
 from tracking.analytics.models import SpecEvent
 
 AUDIENCE_ADD_URL = "/admin/audiences/audience/add/"
@@ -136,7 +142,7 @@ def affinity_rows(*, options: AffinityOptions) -> dict[str, Any]:
     SELECT x, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM next_ts - ts) / 86400.0), count(*)
     FROM seq WHERE next_ts IS NOT NULL GROUP BY x ORDER BY x
     """
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         pair_rows = cur.fetchall()
         cur.execute(repurchase_sql, [*names, lo, hi])
@@ -257,7 +263,7 @@ def affinity_rows_rollup(*, options: AffinityOptions) -> dict[str, Any]:
     LIMIT 500
     """
     lo, hi = rng.utc_bounds()
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, [*item_params, options.level, *pair_params, options.level, options.min_support])
         pair_rows = cur.fetchall()
         live = rollup_live_days(kind="affinity", rng=rng)

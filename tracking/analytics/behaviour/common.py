@@ -3,7 +3,8 @@ event-name mapping and the SQL for a profile's zone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from tracking.analytics.behaviour.conditions import condition_errors, conditions_sql
 
@@ -200,7 +202,7 @@ def dim_label(dim: dict[str, Any]) -> str:
     return "acquisition channel" if kind == "channel" else kind
 
 
-def money_total(items: Iterable[tuple[str, date | str, Any]]) -> dict[str, Any]:
+def money_total(items: Iterable[tuple[str, date | str, Any]], *, ensure: bool = True) -> dict[str, Any]:
     """Revenue items (currency, order day, amount) as one total in the workspace currency.
 
     Each amount is converted at its own day's rate (tracking/analytics/money.py); amounts of different
@@ -209,7 +211,8 @@ def money_total(items: Iterable[tuple[str, date | str, Any]]) -> dict[str, Any]:
     """
     from tracking.analytics.money import MoneySum, fx_rates_ensure, money_format
 
-    fx_rates_ensure()
+    if ensure:  # callers converting many rows ensure the rates once
+        fx_rates_ensure()
     total = MoneySum()
     for currency, day, amount in items:
         if amount is None:
@@ -239,3 +242,18 @@ def money_total(items: Iterable[tuple[str, date | str, Any]]) -> dict[str, Any]:
 def utc_days(rng: DateRange) -> bool:
     """Whether the range's days are UTC days (what the rollups are kept in)."""
     return rng.tz == "utc" or (rng.tz == "workspace" and ZoneInfo(settings.TIME_ZONE).key == "UTC")
+
+
+# Analyses sort and hash tens of thousands of rows; PostgreSQL's default 4 MB spills them to disk.
+ANALYSIS_WORK_MEM = "64MB"
+
+
+@contextmanager
+def analysis_cursor() -> Iterator[Any]:
+    """A cursor in a transaction with room to sort in memory and no JIT (its compile time dominates
+    statements of this size)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [ANALYSIS_WORK_MEM]
+        )
+        yield cur

@@ -36,13 +36,12 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db import connection, transaction
-
 from tracking.analytics.behaviour.common import (
     PROFILE_KINDS,
     ZONES_CTE,
     AnalysisInvalid,
     DateRange,
+    analysis_cursor,
     breakdown_parse,
     breakdown_sql,
     dim_label,
@@ -338,7 +337,7 @@ def _measure(defn: FunnelDefinition, rng: DateRange) -> dict[str, Any]:
         f"avg(extract(epoch FROM t{k} - t{k - 1})) FILTER (WHERE reached >= {k})" for k in range(2, n + 1)
     )
     best = "SELECT DISTINCT ON (pid) * FROM _funnel_attempts ORDER BY pid, reached DESC, t1, p1"
-    with transaction.atomic(), connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS _funnel_attempts")
         cur.execute(f"CREATE TEMP TABLE _funnel_attempts ON COMMIT DROP AS {sql}", params)
         cur.execute(f"SELECT {counts}, {medians}, {means} FROM ({best}) b")

@@ -20,9 +20,13 @@ from datetime import date, timedelta
 from math import sqrt
 from typing import Any
 
-from django.db import connection
-
-from tracking.analytics.behaviour.common import AnalysisInvalid, DateRange, range_parse, spec_event_names
+from tracking.analytics.behaviour.common import (
+    AnalysisInvalid,
+    DateRange,
+    analysis_cursor,
+    range_parse,
+    spec_event_names,
+)
 from tracking.analytics.models import SpecEvent
 
 ALPHA = 0.05
@@ -118,7 +122,7 @@ def new_products_rows(*, options: NewProductOptions) -> list[dict[str, Any]]:
         *viewed, hi, *added, hi, *ordered, hi, *refunded,
         lo, lo, split, split - timedelta(days=7), split, lo,
     ]  # fmt: skip
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     new_since = hi - timedelta(days=options.days)

@@ -27,7 +27,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from tracking.analytics.behaviour.common import (
@@ -35,6 +34,7 @@ from tracking.analytics.behaviour.common import (
     ZONES_CTE,
     AnalysisInvalid,
     DateRange,
+    analysis_cursor,
     breakdown_parse,
     breakdown_sql,
     dim_label,
@@ -189,7 +189,7 @@ def retention_compute(*, definition: RetentionDefinition, now: datetime | None =
         f"WHERE r.rp - c BETWEEN 1 AND %s GROUP BY {keys}, r.rp - c"
     )
     params.append(d.periods - 1)
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     now_zone = ZoneInfo("UTC" if rng.tz == "utc" else settings.TIME_ZONE)

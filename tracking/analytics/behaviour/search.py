@@ -20,11 +20,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
 from tracking.analytics.behaviour.common import (
     AnalysisInvalid,
     DateRange,
+    analysis_cursor,
     money_total,
     range_parse,
     spec_event_names,
@@ -32,6 +31,7 @@ from tracking.analytics.behaviour.common import (
     utc_days,
 )
 from tracking.analytics.models import SpecEvent
+from tracking.analytics.money import fx_rates_ensure
 
 NORMALISE_SQL = r"regexp_replace(lower(btrim({q})), '\s+', ' ', 'g')"
 # Flags (each explained on the page); thresholds here so the page and the docs quote the same.
@@ -161,23 +161,23 @@ def search_rows(*, options: SearchOptions) -> list[dict[str, Any]]:
     rev AS (
         SELECT keyword, jsonb_agg(jsonb_build_array(currency, order_day, amount)) AS revenue
         FROM ({items}) i WHERE amount IS NOT NULL GROUP BY keyword
-    )
+    ),
+    agg AS (
     SELECT s.keyword, count(*) AS searches, count(DISTINCT s.pid) AS searchers,
            count(*) FILTER (WHERE s.zero) AS zero, count(s.zero) AS with_count,
            count(*) FILTER (WHERE s.clicked) AS clicks, avg(s.position) AS position,
            count(*) FILTER (WHERE s.added) AS adds, count(*) FILTER (WHERE s.ordered) AS orders,
            count(*) FILTER (WHERE s.sts >= %s) AS last7,
-           count(*) FILTER (WHERE s.sts >= %s AND s.sts < %s) AS prev7,
-           (array_agg(rev.revenue))[1] AS revenue
-    FROM searches s LEFT JOIN rev USING (keyword)
-    GROUP BY s.keyword
-    ORDER BY searches DESC, s.keyword
+           count(*) FILTER (WHERE s.sts >= %s AND s.sts < %s) AS prev7
+    FROM searches s GROUP BY s.keyword)
+    SELECT agg.*, rev.revenue FROM agg LEFT JOIN rev USING (keyword) ORDER BY agg.searches DESC, agg.keyword
     """
     params += [lo, hi, split, split - timedelta(days=7), split]
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         cols = [c.name for c in cur.description]
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    fx_rates_ensure()
     return [_keyword_row(r) for r in rows]
 
 
@@ -245,21 +245,23 @@ def search_rows_rollup(*, options: SearchOptions) -> list[dict[str, Any]]:
     cr AS (SELECT COALESCE(syn.keyword, c.term) AS keyword, c.order_day, c.currency, sum(c.amount) AS amount
            FROM ({credit_src}) c LEFT JOIN analytics_searchsynonym syn ON syn.term = c.term GROUP BY 1, 2, 3),
     rev AS (SELECT keyword, jsonb_agg(jsonb_build_array(currency, order_day, amount)) AS revenue FROM cr
-            WHERE amount IS NOT NULL GROUP BY keyword)
+            WHERE amount IS NOT NULL GROUP BY keyword),
+    agg AS (
     SELECT k.keyword, sum(k.searches)::bigint AS searches, count(DISTINCT k.profile_id) AS searchers,
            sum(k.zero)::bigint AS zero, sum(k.with_count)::bigint AS with_count, sum(k.clicks)::bigint AS clicks,
            sum(k.position_sum) / NULLIF(sum(k.position_n), 0) AS position,
            sum(k.adds)::bigint AS adds, sum(k.orders)::bigint AS orders,
            COALESCE(sum(k.searches) FILTER (WHERE k.day >= %s), 0)::bigint AS last7,
-           COALESCE(sum(k.searches) FILTER (WHERE k.day >= %s AND k.day < %s), 0)::bigint AS prev7,
-           (array_agg(rev.revenue))[1] AS revenue
-    FROM kw k LEFT JOIN rev USING (keyword) GROUP BY k.keyword ORDER BY searches DESC, k.keyword
+           COALESCE(sum(k.searches) FILTER (WHERE k.day >= %s AND k.day < %s), 0)::bigint AS prev7
+    FROM kw k GROUP BY k.keyword)
+    SELECT agg.*, rev.revenue FROM agg LEFT JOIN rev USING (keyword) ORDER BY agg.searches DESC, agg.keyword
     """
     params = [*day_params, *credit_params, last7, last7 - timedelta(days=7), last7]
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         cols = [c.name for c in cur.description]
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    fx_rates_ensure()
     return [_keyword_row(r) for r in rows]
 
 
@@ -285,7 +287,7 @@ def _keyword_row(r: dict[str, Any]) -> dict[str, Any]:
         "average_position": round(float(r["position"]), 2) if r["position"] is not None else None,
         "add_to_cart_rate": _rate(r["adds"], searches),
         "purchase_conversion": _rate(r["orders"], searches),
-        **money_total((c, d, Decimal(str(a))) for c, d, a in items),
+        **money_total(((c, d, Decimal(str(a))) for c, d, a in items), ensure=False),
         "searches_last_7_days": r["last7"],
         "searches_previous_7_days": r["prev7"],
     }

@@ -16,11 +16,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
 from tracking.analytics.behaviour.common import (
     AnalysisInvalid,
     DateRange,
+    analysis_cursor,
     money_total,
     range_parse,
     spec_event_names,
@@ -28,6 +27,7 @@ from tracking.analytics.behaviour.common import (
     utc_days,
 )
 from tracking.analytics.models import SpecEvent
+from tracking.analytics.money import fx_rates_ensure
 
 
 @dataclass(frozen=True)
@@ -133,11 +133,12 @@ def slots_rows(*, options: SlotOptions) -> tuple[list[dict[str, Any]], list[tupl
     """
     from django.conf import settings
 
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
         cur.execute(trend_sql, [zone or settings.TIME_ZONE, *viewed, *clicked, *viewed, *clicked, lo, hi])
         trend = cur.fetchall()
+    fx_rates_ensure()
     return [_slot_row(*r) for r in rows], trend
 
 
@@ -164,7 +165,7 @@ def _slot_row(
         "clickers": clickers,
         "click_penetration": round(clickers / viewers, 6) if viewers else None,
         "orders": sum(int(c[1]) for c in credited),
-        **money_total((c[0], c[3], Decimal(str(c[2]))) for c in credited if c[2] is not None),
+        **money_total(((c[0], c[3], Decimal(str(c[2]))) for c in credited if c[2] is not None), ensure=False),
     }
 
 
@@ -233,7 +234,7 @@ def slots_rows_rollup(*, options: SlotOptions) -> tuple[list[dict[str, Any]], li
           FROM d GROUP BY 1, 2, 3) s
     ORDER BY s.impressions DESC, s.clicks DESC, s.pr, s.cr, s.po
     """
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, [*day_params, *credit_params])
         rows = cur.fetchall()
         cur.execute(
@@ -241,6 +242,7 @@ def slots_rows_rollup(*, options: SlotOptions) -> tuple[list[dict[str, Any]], li
             day_params,
         )
         trend = cur.fetchall()
+    fx_rates_ensure()
     return [_slot_row(*r) for r in rows], trend
 
 
