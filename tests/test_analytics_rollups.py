@@ -163,3 +163,18 @@ def test_pages_say_they_read_rollups_and_fall_back_to_raw_for_other_settings():
     assert slots.slots_report({**base, "window_hours": "2"})["from_rollups"] is False
     assert affinity.affinity_report({**base, "mode": "order"})["from_rollups"] is True
     assert affinity.affinity_report({**base, "mode": "days"})["from_rollups"] is False
+
+
+def test_processing_signal_marks_days_and_the_beat_task_folds_them():
+    from tracking import signals
+    from tracking.analytics.tasks_behaviour import behaviour_rollups_fold
+
+    p = profile_add()
+    late = _events(11, [p], n=60)
+    signals.events_processed.send(sender=Event, event_ids=[e.pk for e in late], profile_ids=[p.pk])
+    dirty = set(RollupDirty.objects.values_list("kind", "day"))
+    assert {kind for kind, _ in dirty} == {"search", "slots", "affinity"}
+    assert behaviour_rollups_fold.delay().get() == len(dirty)
+    assert not RollupDirty.objects.exists()
+    assert dirty <= set(RollupDay.objects.values_list("kind", "day"))
+    _check(_rng(0, DAYS - 1))

@@ -311,13 +311,18 @@ def bought_a_not_b_url(*, a: str, b: str, level: str) -> str:
     )
 
 
-PAIR_COLUMNS = ["a", "b", "baskets_with_both", "support", "confidence", "lift"]
+PAIR_COLUMNS = ["a", "b", "baskets_with_both", "support", "confidence", "lift", "journey_delay_days"]
 
 
 def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
     options = affinity_parse(raw)
     from_rollups = affinity_uses_rollups(options)
     found = affinity_rows_rollup(options=options) if from_rollups else affinity_rows(options=options)
+    # The repurchase moment as a journey delay: at the category level, A's median days to buy again
+    # (when the cross-sell message to "bought A, not B" has the best chance).
+    for pair in found["pairs"]:
+        interval = found["repurchase"].get(pair["a"]) if options.level == "category" else None
+        pair["journey_delay_days"] = round(interval[0]) if interval else None
     repurchase = [
         {"category": x, "median_days": round(m, 1), "repurchases": n}
         for x, (m, n) in sorted(found["repurchase"].items())
