@@ -257,3 +257,39 @@ def test_retention_first_time_and_recurring():
     )
     assert [x["count"] for x in early["cohorts"][0]["cells"]] == [1, 1, None]
     assert early["curve"][2]["rate"] is None
+
+
+def test_acquisition_channel_breakdown_reads_each_profiles_first_touch():
+    from tracking.analytics.models import Touch
+
+    paid, mail, none = profile_add(), profile_add(), profile_add()
+    for n, (p, channel, at) in enumerate(
+        [
+            (paid, "Paid Search", T - timedelta(days=3)),
+            (paid, "Email", T - timedelta(days=1)),
+            (mail, "Email", T),
+        ]
+    ):
+        Touch.objects.create(event_id=900000 + n, profile=p, at=at, channel=channel)
+    for p in (paid, mail, none):
+        event_add(profile=p, name="Product Viewed", at=T + timedelta(minutes=1))
+    event_add(profile=paid, name="Order Completed", at=T + timedelta(minutes=5))
+    result = funnel(["Product Viewed", "Order Completed"], breakdown=[{"kind": "channel"}])
+    got = {tuple(g["values"]): [s["count"] for s in g["steps"]] for g in result["breakdown"]}
+    assert got == {("Paid Search",): [1, 1], ("Email",): [1, 0], (None,): [1, 0]}
+    raw = {
+        "start": {"event": "Product Viewed"},
+        "return": {"event": "Order Completed"},
+        "period": "week",
+        "periods": 2,
+        "mode": "recurring",
+        "breakdown": [{"kind": "channel"}],
+        "date_from": "2026-05-04",
+        "date_to": "2026-05-10",
+    }
+    rec = retention_compute(definition=retention_parse(raw), now=T + timedelta(days=30))
+    assert {tuple(c["values"]): c["size"] for c in rec["cohorts"]} == {
+        ("Paid Search",): 1,
+        ("Email",): 1,
+        (None,): 1,
+    }

@@ -85,16 +85,34 @@ def test_behaviour_pages_in_a_browser(live_server, users, monkeypatch):
                 assert chart["drawn"] and chart["painted"] > 100, (name, chart)
             assert not page.evaluate(TOO_WIDE), f"{name}: wider than the window"
             page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
+        # Search, slots and affinity read the rollups (days not folded yet live); flags are explained;
+        # revenue is one figure in the workspace currency.
+        for path in ("search", "slots", "affinity"):
+            page.goto(f"{base}/analytics/{path}/")
+            assert "daily rollups" in page.locator(".source-note").inner_text(), path
+        page.goto(f"{base}/analytics/search/")
+        assert page.locator("dl.behaviour-flags dt").count() == 4
+        assert "Unmet demand" in page.locator("dl.behaviour-flags").inner_text()
+        page.goto(f"{base}/analytics/slots/")
+        page.fill("input[name=window_hours]", "2")
+        page.click("input[type=submit][value='Show']")
+        page.wait_for_load_state("networkidle")
+        assert "raw events" in page.locator(".source-note").inner_text()
+        revenue = page.locator("#slots tbody tr td:nth-child(11)").all_inner_texts()
+        assert any(r.strip() not in ("", "—") for r in revenue), revenue
+        page.screenshot(path=str(ARTIFACTS / "slots-raw-2h.png"), full_page=True)
         # The funnel builder: reveal a fifth step, fill it, run it with a breakdown.
         page.locator("nav.behaviour-nav").get_by_role("link", name="Funnel", exact=True).click()
         assert not page.locator("input[aria-label='Step 5 event']").is_visible()
         page.click("#more-steps")
         page.fill("input[aria-label='Step 5 event']", "Order Refunded")
         page.locator("select[name=bd_kind]").first.select_option("country")
+        page.locator("select[name=bd_kind]").nth(1).select_option("channel")
         page.click("input[type=submit][value='Show funnel']")
         page.wait_for_load_state("networkidle")
         assert page.locator("#funnel-steps tbody tr").count() == 5
         assert page.locator("#funnel-breakdown").is_visible()
+        assert "acquisition channel" in page.locator("#funnel-breakdown").inner_text().lower()
         assert page.locator("a.make-audience").count() == 0  # marketers may not add audiences
         assert not page.evaluate(TOO_WIDE)
         page.screenshot(path=str(ARTIFACTS / "funnel-five-steps-by-country.png"), full_page=True)

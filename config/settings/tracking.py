@@ -40,4 +40,6 @@ TRACKING_BEAT = {
     # predicted_clv_12m / probability_alive / expected_orders_90d traits) nightly.
     "analytics-acquisition-refresh": {"task": "analytics.acquisition_refresh", "schedule": 3600.0},
     "analytics-clv-refresh": {"task": "analytics.clv_refresh", "schedule": crontab(hour=3, minute=17)},
+    # Behaviour rollups (search keywords, slots, affinity): days marked dirty by processing are folded.
+    "analytics-behaviour-rollups-fold": {"task": "analytics.behaviour_rollups_fold", "schedule": 60.0},
 }

@@ -7,6 +7,12 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from tracking.analytics import receivers_acquisition, tasks_acquisition  # noqa: F401 (registers tasks)
+        from tracking.analytics import (  # noqa: F401 (registers tasks)
+            receivers_acquisition,
+            receivers_behaviour,
+            tasks_acquisition,
+            tasks_behaviour,
+        )
 
         receivers_acquisition.connect()
+        receivers_behaviour.connect()

@@ -161,6 +161,7 @@ def _page(request: HttpRequest, kind: str) -> HttpResponse:
         "result": result,
         "errors": error.errors if error else [],
         "workspace_zone": settings.TIME_ZONE,
+        "workspace_currency": settings.WORKSPACE_CURRENCY,
         "saved": SavedAnalysis.objects.filter(kind=kind).order_by("name")[:50],
         "can_save": request.user.has_perm("analytics.add_savedanalysis"),
         # The audience builder is an upper floor's page: linked by URL, offered only to who may add.

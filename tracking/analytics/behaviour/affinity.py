@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
 
-from tracking.analytics.behaviour.common import AnalysisInvalid, DateRange, range_parse, spec_event_names
+from tracking.analytics.behaviour.common import (
+    AnalysisInvalid,
+    DateRange,
+    analysis_cursor,
+    range_parse,
+    spec_event_names,
+)
 from tracking.analytics.models import SpecEvent
 
 AUDIENCE_ADD_URL = "/admin/audiences/audience/add/"
@@ -136,11 +142,15 @@ def affinity_rows(*, options: AffinityOptions) -> dict[str, Any]:
     SELECT x, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM next_ts - ts) / 86400.0), count(*)
     FROM seq WHERE next_ts IS NOT NULL GROUP BY x ORDER BY x
     """
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         pair_rows = cur.fetchall()
         cur.execute(repurchase_sql, [*names, lo, hi])
         repurchase = {x: (float(m), n) for x, m, n in cur.fetchall()}
+    return _found(pair_rows, repurchase, options.level)
+
+
+def _found(pair_rows: list[tuple], repurchase: dict[str, tuple[float, int]], level: str) -> dict[str, Any]:
     pairs = []
     for a, b, both, a_n, b_n, total in pair_rows:
         confidence = both / a_n
@@ -153,10 +163,134 @@ def affinity_rows(*, options: AffinityOptions) -> dict[str, Any]:
                 "support": round(both / total, 6),
                 "confidence": round(confidence, 6),
                 "lift": round(lift, 4) if lift is not None else None,
-                "audience_url": bought_a_not_b_url(a=a, b=b, level=options.level),
+                "audience_url": bought_a_not_b_url(a=a, b=b, level=level),
             }
         )
     return {"pairs": pairs, "repurchase": repurchase}
+
+
+# --- rollups (same-order baskets): items and pairs per UTC day and level; repurchase facts -------------
+
+ITEM_COLUMNS = "day, level, item, baskets"
+PAIR_COLUMNS_ROLLUP = "day, level, a, b, baskets"
+_ITEMS_CTE = """
+    WITH orders AS (
+        SELECT e.id AS oid, e.profile_id AS pid, e.timestamp AS ts, e.properties -> 'products' AS products
+        FROM tracking_event e
+        WHERE e.profile_id IS NOT NULL AND e.name IN ({marks}) AND e.timestamp >= %s AND e.timestamp < %s
+          AND jsonb_typeof(e.properties -> 'products') = 'array'
+    ),
+    items AS MATERIALIZED (
+        SELECT DISTINCT oid, ts, level, x FROM (
+            SELECT o.oid, o.ts, lv.level,
+                   CASE lv.level WHEN 'category' THEN {category} ELSE {product} END AS x
+            FROM orders o CROSS JOIN LATERAL jsonb_array_elements(o.products) AS item
+            CROSS JOIN (VALUES ('product'), ('category')) AS lv(level)
+            WHERE jsonb_typeof(item) = 'object') q
+        WHERE x IS NOT NULL
+    )"""
+
+
+def affinity_delta_sql(*, lo: datetime, hi: datetime) -> dict[str, tuple[str, list[Any]]]:
+    """The orders of [lo, hi) (whole UTC days) as rollup rows at both levels: baskets holding each item
+    (item "" counts the baskets), and baskets holding each ordered pair."""
+    names = spec_event_names(SpecEvent.ORDER_COMPLETED)
+    cte = _ITEMS_CTE.format(
+        marks=", ".join(["%s"] * len(names)), category=_item_sql("category"), product=_item_sql("product")
+    )
+    params = [*names, lo, hi]
+    item_sql = (
+        cte
+        + """
+    SELECT (ts AT TIME ZONE 'UTC')::date, level, x, count(*) FROM items GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT (ts AT TIME ZONE 'UTC')::date, level, '', count(DISTINCT oid) FROM items GROUP BY 1, 2"""
+    )
+    pair_sql = (
+        cte
+        + """
+    SELECT (a.ts AT TIME ZONE 'UTC')::date, a.level, a.x, c.x, count(*)
+    FROM items a JOIN items c ON c.oid = a.oid AND c.level = a.level AND c.x <> a.x GROUP BY 1, 2, 3, 4"""
+    )
+    return {"item": (item_sql, params), "pair": (pair_sql, params)}
+
+
+def repurchase_facts_refresh(*, profile_ids: list[int] | None) -> int:
+    """Recompute the repurchase facts of these profiles (all profiles when None) from all their orders."""
+    names = spec_event_names(SpecEvent.ORDER_COMPLETED)
+    marks = ", ".join(["%s"] * len(names))
+    only = "" if profile_ids is None else " AND e.profile_id = ANY(%s)"
+    sql = f"""
+    INSERT INTO analytics_repurchasefact (profile_id, category, at, next_at)
+    WITH items AS (
+        SELECT DISTINCT e.id AS oid, e.profile_id AS pid, e.timestamp AS ts, NULLIF(item ->> 'category', '') AS x
+        FROM tracking_event e CROSS JOIN LATERAL jsonb_array_elements(e.properties -> 'products') AS item
+        WHERE e.profile_id IS NOT NULL AND e.name IN ({marks}){only}
+          AND jsonb_typeof(e.properties -> 'products') = 'array' AND jsonb_typeof(item) = 'object'
+    ),
+    seq AS (SELECT pid, x, ts, lead(ts) OVER (PARTITION BY pid, x ORDER BY ts, oid) AS next_ts FROM items
+            WHERE x IS NOT NULL)
+    SELECT pid, x, ts, next_ts FROM seq WHERE next_ts IS NOT NULL
+    """
+    with connection.cursor() as cur:
+        if profile_ids is None:
+            cur.execute("TRUNCATE analytics_repurchasefact")
+            cur.execute(sql, names)
+        else:
+            cur.execute("DELETE FROM analytics_repurchasefact WHERE profile_id = ANY(%s)", [profile_ids])
+            cur.execute(sql, [*names, profile_ids])
+        return cur.rowcount
+
+
+def affinity_rows_rollup(*, options: AffinityOptions) -> dict[str, Any]:
+    """`affinity_rows` for same-order baskets, from the rollups (plus days not folded yet)."""
+    from tracking.analytics.behaviour.rollups import rollup_live_days, rollup_source
+
+    rng = options.range
+    item_src, item_params = rollup_source(
+        kind="affinity", table="analytics_affinityitemday", columns=ITEM_COLUMNS, part="item", rng=rng
+    )
+    pair_src, pair_params = rollup_source(
+        kind="affinity", table="analytics_affinitypairday", columns=PAIR_COLUMNS_ROLLUP, part="pair", rng=rng
+    )
+    sql = f"""
+    WITH it AS (SELECT item, sum(baskets)::bigint AS n FROM ({item_src}) i WHERE level = %s GROUP BY item),
+    pr AS (SELECT a, b, sum(baskets)::bigint AS both_ FROM ({pair_src}) p WHERE level = %s
+           GROUP BY a, b HAVING sum(baskets) >= %s)
+    SELECT p.a, p.b, p.both_, sa.n, sb.n, t.n
+    FROM pr p JOIN it sa ON sa.item = p.a JOIN it sb ON sb.item = p.b JOIN it t ON t.item = ''
+    ORDER BY p.both_::float / sa.n * t.n / sb.n DESC, p.both_ DESC, p.a, p.b
+    LIMIT 500
+    """
+    lo, hi = rng.utc_bounds()
+    with analysis_cursor() as cur:
+        cur.execute(sql, [*item_params, options.level, *pair_params, options.level, options.min_support])
+        pair_rows = cur.fetchall()
+        live = rollup_live_days(kind="affinity", rng=rng)
+        names = spec_event_names(SpecEvent.ORDER_COMPLETED)
+        marks = ", ".join(["%s"] * len(names))
+        stale = False
+        if live:
+            # Repurchase facts are per profile: a day not folded yet with orders makes them stale.
+            cur.execute(
+                f"SELECT EXISTS (SELECT 1 FROM tracking_event e WHERE e.name IN ({marks}) "
+                "AND (e.timestamp AT TIME ZONE 'UTC')::date = ANY(%s::date[]))",
+                [*names, live],
+            )
+            stale = cur.fetchone()[0]
+        if stale:
+            return affinity_rows(options=options)
+        cur.execute(
+            "SELECT category, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM next_at - at) / 86400.0), "
+            "count(*) FROM analytics_repurchasefact WHERE at >= %s AND next_at < %s GROUP BY category ORDER BY category",
+            [lo, hi],
+        )
+        repurchase = {x: (float(m), n) for x, m, n in cur.fetchall()}
+    return _found(pair_rows, repurchase, options.level)
+
+
+def affinity_uses_rollups(options: AffinityOptions) -> bool:
+    return options.mode == "order"
 
 
 def bought_a_not_b_rule(*, a: str, b: str, level: str) -> dict[str, Any]:
@@ -177,12 +311,18 @@ def bought_a_not_b_url(*, a: str, b: str, level: str) -> str:
     )
 
 
-PAIR_COLUMNS = ["a", "b", "baskets_with_both", "support", "confidence", "lift"]
+PAIR_COLUMNS = ["a", "b", "baskets_with_both", "support", "confidence", "lift", "journey_delay_days"]
 
 
 def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
     options = affinity_parse(raw)
-    found = affinity_rows(options=options)
+    from_rollups = affinity_uses_rollups(options)
+    found = affinity_rows_rollup(options=options) if from_rollups else affinity_rows(options=options)
+    # The repurchase moment as a journey delay: at the category level, A's median days to buy again
+    # (when the cross-sell message to "bought A, not B" has the best chance).
+    for pair in found["pairs"]:
+        interval = found["repurchase"].get(pair["a"]) if options.level == "category" else None
+        pair["journey_delay_days"] = round(interval[0]) if interval else None
     repurchase = [
         {"category": x, "median_days": round(m, 1), "repurchases": n}
         for x, (m, n) in sorted(found["repurchase"].items())
@@ -194,6 +334,7 @@ def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
         "level": options.level,
         "mode": options.mode,
         "days": options.days,
+        "from_rollups": from_rollups,
         "pairs": found["pairs"],
         "repurchase": repurchase,
         "tables": {

@@ -3,17 +3,23 @@ event-name mapping and the SQL for a profile's zone."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from tracking.analytics.behaviour.conditions import condition_errors, conditions_sql
 
 ZONES = ("utc", "workspace", "local")
-BREAKDOWN_KINDS = ("property", "trait", "country", "device")
+BREAKDOWN_KINDS = ("property", "trait", "channel", "country", "device")
+# Dimensions read from the profile (not from an event): these need the profile joined.
+PROFILE_KINDS = ("trait", "channel", "country")
 MAX_RANGE_DAYS = 366
 # A day in some profile's own zone starts at most 14 h before and ends at most 12 h after the UTC
 # day; scans in local time widen the range by this much and then test each event's local date.
@@ -170,6 +176,13 @@ def breakdown_sql(dim: dict[str, Any], *, event: str = "e", profile: str = "p") 
         return json_path_text_sql(f"{profile}.traits", dim["key"])
     if kind == "country":
         return f"NULLIF({profile}.country, '')"
+    if kind == "channel":
+        # The acquisition channel: the channel of the profile's first touch (tracking.analytics'
+        # acquisition touches, classified by the channel taxonomy); none before any touch.
+        return (
+            f"(SELECT _t.channel FROM analytics_touch _t WHERE _t.profile_id = {profile}.id "
+            "ORDER BY _t.at, _t.id LIMIT 1)"
+        )
     # device/platform: the Segment context's device type, else its OS name.
     return (
         f"COALESCE(NULLIF({event}.context -> 'device' ->> 'type', ''), "
@@ -197,4 +210,61 @@ def dim_label(dim: dict[str, Any]) -> str:
     kind = dim["kind"]
     if kind in ("property", "trait"):
         return f"{kind} {dim['key']}"
-    return kind
+    return "acquisition channel" if kind == "channel" else kind
+
+
+def money_total(items: Iterable[tuple[str, date | str, Any]], *, ensure: bool = True) -> dict[str, Any]:
+    """Revenue items (currency, order day, amount) as one total in the workspace currency.
+
+    Each amount is converted at its own day's rate (tracking/analytics/money.py); amounts of different
+    currencies are never added before that. Items without a currency or a rate are counted as
+    missing (and named), never read as zero; the original-currency subtotals stay beside.
+    """
+    from tracking.analytics.money import MoneySum, fx_rates_ensure, money_format
+
+    if ensure:  # callers converting many rows ensure the rates once
+        fx_rates_ensure()
+    total = MoneySum()
+    for currency, day, amount in items:
+        if amount is None:
+            continue
+        value = Decimal(str(amount))
+        if not currency:
+            total.missing += 1
+            total.originals["(no currency)"] += value
+            if "orders without a currency" not in total.missing_messages:
+                total.missing_messages.append("orders without a currency")
+            continue
+        on = day if isinstance(day, date) else date.fromisoformat(str(day))
+        total.add(amount=value, currency=str(currency), on=on)
+    amount = total.total.quantize(Decimal("0.01"))
+    return {
+        "revenue": str(amount),
+        "revenue_display": money_format(amount=amount, currency=total.currency) if total.converted else "—",
+        "revenue_currency": total.currency,
+        "revenue_missing": total.missing,
+        "revenue_missing_messages": list(total.missing_messages),
+        "revenue_by_currency": {
+            k: str(v.quantize(Decimal("0.01"))) for k, v in sorted(total.originals.items())
+        },
+    }
+
+
+def utc_days(rng: DateRange) -> bool:
+    """Whether the range's days are UTC days (what the rollups are kept in)."""
+    return rng.tz == "utc" or (rng.tz == "workspace" and ZoneInfo(settings.TIME_ZONE).key == "UTC")
+
+
+# Analyses sort and hash tens of thousands of rows; PostgreSQL's default 4 MB spills them to disk.
+ANALYSIS_WORK_MEM = "64MB"
+
+
+@contextmanager
+def analysis_cursor() -> Iterator[Any]:
+    """A cursor in a transaction with room to sort in memory and no JIT (its compile time dominates
+    statements of this size)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [ANALYSIS_WORK_MEM]
+        )
+        yield cur

@@ -36,14 +36,15 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db import connection, transaction
-
 from tracking.analytics.behaviour.common import (
+    PROFILE_KINDS,
     ZONES_CTE,
     AnalysisInvalid,
     DateRange,
+    analysis_cursor,
     breakdown_parse,
     breakdown_sql,
+    dim_label,
     event_filter_sql,
     event_name_parse,
     range_parse,
@@ -204,7 +205,7 @@ def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any
         params += [lo, hi]
     bcols = [f"b{i}" for i in range(1, len(defn.breakdown) + 1)]
     cols += [f"{breakdown_sql(dim)} AS {b}" for dim, b in zip(defn.breakdown, bcols, strict=True)]
-    needs_profile = rng.tz == "local" or any(d["kind"] in ("trait", "country") for d in defn.breakdown)
+    needs_profile = rng.tz == "local" or any(d["kind"] in PROFILE_KINDS for d in defn.breakdown)
     joins = (" JOIN tracking_profile p ON p.id = e.profile_id" + zone_join(rng.tz)) if needs_profile else ""
     where = "e.profile_id IS NOT NULL AND e.timestamp >= %s AND e.timestamp < %s"
     params += [lo, hi + window]
@@ -336,7 +337,7 @@ def _measure(defn: FunnelDefinition, rng: DateRange) -> dict[str, Any]:
         f"avg(extract(epoch FROM t{k} - t{k - 1})) FILTER (WHERE reached >= {k})" for k in range(2, n + 1)
     )
     best = "SELECT DISTINCT ON (pid) * FROM _funnel_attempts ORDER BY pid, reached DESC, t1, p1"
-    with transaction.atomic(), connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS _funnel_attempts")
         cur.execute(f"CREATE TEMP TABLE _funnel_attempts ON COMMIT DROP AS {sql}", params)
         cur.execute(f"SELECT {counts}, {medians}, {means} FROM ({best}) b")
@@ -428,7 +429,7 @@ def funnel_compute(*, definition: FunnelDefinition) -> dict[str, Any]:
         result["compare"] = _measure(definition, definition.compare)
     result["order"] = definition.order
     result["window_minutes"] = definition.window_minutes
-    result["breakdown_dimensions"] = definition.breakdown
+    result["breakdown_dimensions"] = [{**d, "label": dim_label(d)} for d in definition.breakdown]
     return result
 
 

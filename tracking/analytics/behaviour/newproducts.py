@@ -20,9 +20,13 @@ from datetime import date, timedelta
 from math import sqrt
 from typing import Any
 
-from django.db import connection
-
-from tracking.analytics.behaviour.common import AnalysisInvalid, DateRange, range_parse, spec_event_names
+from tracking.analytics.behaviour.common import (
+    AnalysisInvalid,
+    DateRange,
+    analysis_cursor,
+    range_parse,
+    spec_event_names,
+)
 from tracking.analytics.models import SpecEvent
 
 ALPHA = 0.05
@@ -64,7 +68,7 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float | None:
     if se == 0:
         return None
     z = (x1 / n1 - x2 / n2) / se
-    from scipy.stats import norm  # on first use: web and worker processes do not pay for scipy at startup
+    from scipy.stats import norm  # imported on first use: web and worker startup stay light
 
     return float(2 * norm.sf(abs(z)))
 
@@ -118,7 +122,7 @@ def new_products_rows(*, options: NewProductOptions) -> list[dict[str, Any]]:
         *viewed, hi, *added, hi, *ordered, hi, *refunded,
         lo, lo, split, split - timedelta(days=7), split, lo,
     ]  # fmt: skip
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     new_since = hi - timedelta(days=options.days)

@@ -4,7 +4,7 @@ Definition:
 
     {"start": {"event": NAME, "where": [...]}, "return": {"event": NAME, "where": [...]},
      "mode": "first_time" | "recurring", "period": "day" | "week" | "month", "periods": 2 … 36,
-     "breakdown": [{"kind": "country"} | {"kind": "trait", "key": K} | {"kind": "property", "key": K}],
+     "breakdown": [{"kind": "channel"} | {"kind": "country"} | {"kind": "trait", "key": K} | {"kind": "property", "key": K}],
      "date_from": …, "date_to": …, "tz": "utc" | "workspace" | "local"}
 
 - Periods are calendar days, ISO weeks (Monday) or months in the chosen zone (each profile's own zone
@@ -14,8 +14,9 @@ Definition:
 - Column 0 is the cohort's size; column k counts cohort members with a return event in period
   cohort + k. A column whose period has not begun yet (at `now`, in the workspace zone) is empty
   (None), not 0, and is left out of the curve.
-- Breakdown values come from the profile (country, trait) or from the cohort's first start event
-  (property).
+- Breakdown values come from the profile (acquisition channel = its first touch's channel, country,
+  trait) or from the cohort's first start
+  event (property).
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from tracking.analytics.behaviour.common import (
+    PROFILE_KINDS,
     ZONES_CTE,
     AnalysisInvalid,
     DateRange,
+    analysis_cursor,
     breakdown_parse,
     breakdown_sql,
+    dim_label,
     event_filter_sql,
     event_name_parse,
     range_parse,
@@ -95,7 +98,9 @@ def retention_parse(raw: Any) -> RetentionDefinition:
     periods = raw.get("periods", 12)
     if isinstance(periods, bool) or not isinstance(periods, int) or not 2 <= periods <= 36:
         errors.append(("periods", "must be a whole number from 2 to 36"))
-    breakdown = breakdown_parse(raw.get("breakdown"), errors, allowed=("country", "trait", "property"))
+    breakdown = breakdown_parse(
+        raw.get("breakdown"), errors, allowed=("channel", "country", "trait", "property")
+    )
     tz = tz_parse(raw.get("tz"), errors)
     rng = range_parse(raw, errors, tz=tz)
     if errors:
@@ -142,7 +147,7 @@ def retention_compute(*, definition: RetentionDefinition, now: datetime | None =
     local = f"e.timestamp AT TIME ZONE {zone}"
     pno = period_no_sql(d.period, local)
     pno_params = zp * pno.count("AT TIME ZONE")
-    needs_profile = rng.tz == "local" or any(b["kind"] in ("trait", "country") for b in d.breakdown)
+    needs_profile = rng.tz == "local" or any(b["kind"] in PROFILE_KINDS for b in d.breakdown)
     join = (" JOIN tracking_profile p ON p.id = e.profile_id" + zone_join(rng.tz)) if needs_profile else ""
     bcols = [f"b{i}" for i in range(1, len(d.breakdown) + 1)]
     bsel = "".join(f", {breakdown_sql(b)} AS {c}" for b, c in zip(d.breakdown, bcols, strict=True))
@@ -184,7 +189,7 @@ def retention_compute(*, definition: RetentionDefinition, now: datetime | None =
         f"WHERE r.rp - c BETWEEN 1 AND %s GROUP BY {keys}, r.rp - c"
     )
     params.append(d.periods - 1)
-    with connection.cursor() as cur:
+    with analysis_cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     now_zone = ZoneInfo("UTC" if rng.tz == "utc" else settings.TIME_ZONE)
@@ -226,7 +231,7 @@ def retention_compute(*, definition: RetentionDefinition, now: datetime | None =
         "mode": d.mode,
         "date_from": rng.date_from.isoformat(),
         "date_to": rng.date_to.isoformat(),
-        "breakdown_dimensions": d.breakdown,
+        "breakdown_dimensions": [{**b, "label": dim_label(b)} for b in d.breakdown],
         "cohorts": cohorts,
         "curve": curve,
     }
