@@ -219,11 +219,13 @@ class AudienceAdmin(admin.ModelAdmin):
             preview = audience_preview(rule=payload.get("rule"), slug=payload.get("slug") or None)
         except RuleInvalid as exc:
             return JsonResponse(exc.report.as_dict(), status=400)
+        shown = can_view_personal_data(request.user)
         return JsonResponse(
             {
                 "ok": True,
                 "count": preview.count,
-                "sample": preview.sample,
+                "sample": preview.sample if shown else [],
+                "sample_hidden": not shown,
                 "reachable": preview.reachable,
                 "warnings": [w.as_dict() for w in preview.report.warnings],
             }

@@ -101,3 +101,21 @@ def test_operator_can_delete_and_set_consent(profile):
     assert client.post(f"/api/profiles/{profile.pk}/consent/", consent, format="json").status_code == 200
     assert client.delete(f"/api/profiles/{profile.pk}/").status_code == 204
     assert not Profile.objects.filter(pk=profile.pk).exists()
+
+
+def test_audience_preview_and_members_show_people_only_to_those_who_may_read_them(profile):
+    """A marketer sees how many match and how many are reachable, not who: no sample, no member list."""
+    from audiences.services.audiences import audience_create
+
+    audience_create(slug="everyone", name="Everyone", rule={"trait": "email", "op": "exists"})
+    rule = {"rule": {"trait": "email", "op": "exists"}}
+    marketer = token_client(role_user("marketer"))
+    answer = marketer.post("/api/audiences/preview/", rule, format="json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["count"] >= 1
+    assert answer.json()["sample"] == [] and answer.json()["sample_hidden"] is True
+    assert marketer.get("/api/audiences/everyone/members/").status_code == 403
+    operator = token_client(role_user("operator"))
+    answer = operator.post("/api/audiences/preview/", rule, format="json").json()
+    assert answer["sample_hidden"] is False and [p["id"] for p in answer["sample"]] == [profile.pk]
+    assert operator.get("/api/audiences/everyone/members/").status_code == 200

@@ -94,6 +94,7 @@ preview_response = OpenApiExample(
                 "country": "DE",
             }
         ],
+        "sample_hidden": False,
         "reachable": {"email": 1190, "sms": 310, "whatsapp": 295, "push": 0, "webpush": 0, "webhook": 0},
         "warnings": [],
     },

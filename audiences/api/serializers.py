@@ -47,6 +47,9 @@ class RulePreviewSerializer(serializers.Serializer):
 class PreviewResultSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     sample = serializers.ListField(child=serializers.DictField())
+    sample_hidden = serializers.BooleanField(
+        help_text="True when the caller may not read people's data (tracking.view_personal_data): no sample."
+    )
     reachable = serializers.DictField(child=serializers.IntegerField())
     warnings = serializers.ListField(child=serializers.DictField())
 

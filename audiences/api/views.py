@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,6 +33,7 @@ from audiences.services.membership import audience_refresh
 from audiences.services.static import UploadError, audience_static_upload
 from core.parsers import FormParser, JSONParser, MultiPartParser
 from tracking.api.permissions import ModelPermissions
+from tracking.roles import can_view_personal_data
 
 INVALID = OpenApiResponse(description="Invalid rule or field: every error, by path.")
 
@@ -115,10 +117,12 @@ class AudienceViewSet(RuleErrorsMixin, viewsets.ModelViewSet):
         data = RulePreviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         preview = audience_preview(rule=data.validated_data["rule"], slug=data.validated_data.get("slug"))
+        shown = can_view_personal_data(request.user)
         return Response(
             {
                 "count": preview.count,
-                "sample": preview.sample,
+                "sample": preview.sample if shown else [],
+                "sample_hidden": not shown,
                 "reachable": preview.reachable,
                 "warnings": [w.as_dict() for w in preview.report.warnings],
             }
@@ -129,6 +133,10 @@ class AudienceViewSet(RuleErrorsMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get"])
     def members(self, request: Request, slug: str | None = None) -> Response:
+        if not can_view_personal_data(request.user):
+            raise PermissionDenied(
+                "Reading members needs the personal data permission (tracking.view_personal_data)."
+            )
         page = self.paginate_queryset(selectors.audience_members(audience=self.get_object()))
         return self.get_paginated_response(MemberSerializer(page, many=True).data)
 

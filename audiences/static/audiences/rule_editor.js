@@ -302,7 +302,9 @@
       "<p><strong>" + data.count + "</strong> profiles match now.</p>" +
       (data.warnings.length ? "<ul class='rule-warnings'>" + issues(data.warnings, "warning") + "</ul>" : "") +
       "<table><thead><tr><th>Channel</th><th>Reachable</th></tr></thead><tbody>" + reach + "</tbody></table>" +
-      "<p>Sample of " + data.sample.length + ":</p><ul class='rule-sample'>" + sample + "</ul>", "");
+      (data.sample_hidden
+        ? "<p class='rule-sample-hidden'>No sample: seeing who matches needs the personal data permission.</p>"
+        : "<p>Sample of " + data.sample.length + ":</p><ul class='rule-sample'>" + sample + "</ul>"), "");
   };
 
   // Highlight the deepest node whose path is a prefix of the error's path.
