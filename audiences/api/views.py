@@ -10,7 +10,6 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -87,7 +86,12 @@ class AudienceViewSet(RuleErrorsMixin, viewsets.ModelViewSet):
     filter_backends: list = []
     action_permissions = {
         "preview": ["audiences.view_audience"],
-        "members": ["audiences.view_audience", "audiences.view_audiencemembership"],
+        # Members are people: their list also needs the personal data permission (marketers lack it).
+        "members": [
+            "audiences.view_audience",
+            "audiences.view_audiencemembership",
+            "tracking.view_personal_data",
+        ],
         "refresh": ["audiences.change_audience"],
         "upload": ["audiences.change_audience"],
     }
@@ -133,10 +137,6 @@ class AudienceViewSet(RuleErrorsMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get"])
     def members(self, request: Request, slug: str | None = None) -> Response:
-        if not can_view_personal_data(request.user):
-            raise PermissionDenied(
-                "Reading members needs the personal data permission (tracking.view_personal_data)."
-            )
         page = self.paginate_queryset(selectors.audience_members(audience=self.get_object()))
         return self.get_paginated_response(MemberSerializer(page, many=True).data)
 

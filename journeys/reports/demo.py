@@ -66,6 +66,8 @@ def demo_journey_history_align(*, timeout: float = 600) -> tuple[int, int]:
         facts.table("journeys.RunStep"),
     )
     with transaction.atomic(), connection.cursor() as cur:
+        # Inside an outer transaction (a test, a reset) ON COMMIT has not come yet: start clean.
+        cur.execute("DROP TABLE IF EXISTS pg_temp.demo_shift")
         cur.execute(
             "CREATE TEMP TABLE demo_shift ON COMMIT DROP AS "
             f"SELECT m.id, s.at - m.created_at AS d FROM {messages} m JOIN {steps} s "
