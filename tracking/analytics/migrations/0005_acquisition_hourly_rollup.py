@@ -1,0 +1,39 @@
+"""The acquisition page's rollup (tracking/analytics/acquisition/rollup.py): sums per UTC hour and
+creative, in unscaled numeric so that rollup + live tail equals the raw recompute exactly."""
+
+from django.db import migrations
+
+CREATE = """
+CREATE TABLE analytics_acquisitionhour (
+  hour timestamptz NOT NULL,
+  channel varchar(32) NOT NULL,
+  campaign varchar(200) NOT NULL,
+  creative varchar(200) NOT NULL,
+  model varchar(10) NOT NULL,  -- '' for sessions / new profiles / new customers; else a credit model
+  sessions bigint NOT NULL,
+  new_profiles bigint NOT NULL,
+  new_customers bigint NOT NULL,
+  window_revenue numeric NOT NULL,
+  window_missing bigint NOT NULL,
+  orders numeric NOT NULL,
+  revenue numeric NOT NULL,
+  missing numeric NOT NULL,
+  partner_cost numeric NOT NULL
+);
+CREATE INDEX analytics_acquisitionhour_hour_idx ON analytics_acquisitionhour (hour);
+CREATE TABLE analytics_acquisitionrollupstate (
+  id integer PRIMARY KEY CHECK (id = 1),
+  built_at timestamptz NOT NULL,
+  cutoff timestamptz NOT NULL,
+  currency varchar(3) NOT NULL,
+  window_days integer NOT NULL,
+  seconds double precision NOT NULL
+);
+"""
+DROP = "DROP TABLE analytics_acquisitionhour; DROP TABLE analytics_acquisitionrollupstate;"
+
+
+class Migration(migrations.Migration):
+    dependencies = [("analytics", "0004_merge_acquisition_behaviour")]
+
+    operations = [migrations.RunSQL(CREATE, DROP)]
