@@ -1,7 +1,7 @@
 """The acquisition page's rollup (tracking/analytics/acquisition/rollup.py): sums per UTC hour and
 creative, in unscaled numeric so that rollup + live tail equals the raw recompute exactly."""
 
-from django.db import migrations
+from django.db import migrations, models
 
 CREATE = """
 CREATE TABLE analytics_acquisitionhour (
@@ -36,4 +36,16 @@ DROP = "DROP TABLE analytics_acquisitionhour; DROP TABLE analytics_acquisitionro
 class Migration(migrations.Migration):
     dependencies = [("analytics", "0004_merge_acquisition_behaviour")]
 
-    operations = [migrations.RunSQL(CREATE, DROP)]
+    operations = [
+        migrations.RunSQL(CREATE, DROP),
+        migrations.CreateModel(
+            name="GrowthAccess",
+            fields=[("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"))],
+            options={
+                "verbose_name": "growth page",
+                "verbose_name_plural": "Growth pages (acquisition by channel, campaign and creative; LTV; predicted CLV)",
+                "managed": False,
+                "default_permissions": (),
+            },
+        ),
+    ]

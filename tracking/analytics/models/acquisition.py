@@ -231,3 +231,16 @@ class ClvFit(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("view_growth", "Can view acquisition, LTV and CLV pages")]
+
+
+class GrowthAccess(models.Model):
+    """No table, no rows: the admin index entry that opens the growth pages (acquisition, LTV, CLV);
+    their permission is analytics.view_growth (on ClvFit)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        verbose_name = "growth page"
+        verbose_name_plural = (
+            "Growth pages (acquisition by channel, campaign and creative; LTV; predicted CLV)"
+        )
