@@ -7,6 +7,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.test import TestCase
 
 from tests.test_analytics_attribution import order, page
 from tests.tracking_helpers import ingest
@@ -124,6 +125,13 @@ def test_data_after_the_rebuild_is_in_the_live_tail(source, tmp_path, settings):
     ingest(source, page("late", late, query=ORIGINS[2]), order("late", late + timedelta(hours=1), 40, "EUR"))
     touches_extract(since=late - timedelta(days=1), until=late + timedelta(days=1))
     attribution_refresh()
+    # Spend imported after the rebuild (for a past day) is in the rollup at once.
+    more = [
+        {"day": "2026-03-04", "campaign": "Launch", "ad": "v-1", "cost": "33", "currency": "GBP", "clicks": 9}
+    ]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        spend_import(rows=spend_rows_from_json(items=more, platform="tiktok"), platform="tiktok")
+    assert any(r.creative == "v-1" for r in _assert_equal(level="creative", **RANGE).rows)
     before = acquisition_figures(source="raw", **RANGE).total
     raw = _assert_equal(level="channel", model="last", zone="utc", **RANGE)
     assert raw.total.sessions >= before.sessions and raw.total.revenue >= before.revenue

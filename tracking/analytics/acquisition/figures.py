@@ -211,26 +211,27 @@ def acquisition_figures(
     """
     fx_order = "analytics_fx(o.revenue, o.currency, (o.at AT TIME ZONE 'UTC')::date, %(ws)s)"
     with connection.cursor() as cursor:
-        # Spend.
-        cursor.execute(
-            f"""
-            SELECT k1, k2, k3, kd, sum(impressions), sum(clicks), sum(fx), count(*) FILTER (WHERE fx IS NULL)
-            FROM (SELECT {spend_keys}, s.impressions, s.clicks,
-                         analytics_fx(s.cost, s.currency, s.day, %(ws)s) AS fx
-                  FROM analytics_adspend s
-                  WHERE s.day BETWEEN %(start)s AND %(end)s {_filters("s.channel", "s.campaign", channel, campaign)}) x
-            GROUP BY 1, 2, 3, 4
-            """,
-            params,
-        )
-        for k1, k2, k3, kd, impressions, clicks, cost, missing in cursor.fetchall():
-            row = row_for(k1, k2, k3, kd)
-            row.impressions, row.clicks, row.cost, row.missing_fx = (
-                int(impressions),
-                int(clicks),
-                cost or 0,
-                missing,
+        # Spend (in the rollup when it serves).
+        if not use_rollup:
+            cursor.execute(
+                f"""
+                SELECT k1, k2, k3, kd, sum(impressions), sum(clicks), sum(fx), count(*) FILTER (WHERE fx IS NULL)
+                FROM (SELECT {spend_keys}, s.impressions, s.clicks,
+                             analytics_fx(s.cost, s.currency, s.day, %(ws)s) AS fx
+                      FROM analytics_adspend s
+                      WHERE s.day BETWEEN %(start)s AND %(end)s {_filters("s.channel", "s.campaign", channel, campaign)}) x
+                GROUP BY 1, 2, 3, 4
+                """,
+                params,
             )
+            for k1, k2, k3, kd, impressions, clicks, cost, missing in cursor.fetchall():
+                row = row_for(k1, k2, k3, kd)
+                row.impressions, row.clicks, row.cost, row.missing_fx = (
+                    int(impressions),
+                    int(clicks),
+                    cost or 0,
+                    missing,
+                )
         if use_rollup:
             _rollup_add(
                 cursor, params, level=level, zone=zone, channel=channel, campaign=campaign, row_for=row_for
@@ -363,31 +364,40 @@ def _whole(value: Decimal | int) -> Decimal | int:
 
 
 def _rollup_add(cursor, params: dict[str, Any], *, level, zone, channel, campaign, row_for) -> None:
-    """The rollup's sums for the hours before its cutoff, into the rows (the raw queries add the tail)."""
-    day = "(r.hour AT TIME ZONE 'UTC')::date" if zone == "utc" else "(r.hour AT TIME ZONE %(tz)s)::date"
+    """The rollup's sums (spend of the range's days; the rest for the hours before its cutoff) into the
+    rows; the raw queries add the live tail."""
+    hour_day = "(r.hour AT TIME ZONE 'UTC')::date" if zone == "utc" else "(r.hour AT TIME ZONE %(tz)s)::date"
+    # Spend days are the platform's calendar days, in every zone.
+    day = f"CASE WHEN r.model = 'spend' THEN (r.hour AT TIME ZONE 'UTC')::date ELSE {hour_day} END"
     keys = _keys(level, channel="r.channel", campaign="r.campaign", creative="r.creative", day=day)
     cursor.execute(
         f"""
         SELECT k1, k2, k3, kd, sum(sessions), sum(new_profiles), sum(new_customers), sum(window_revenue),
-               sum(window_missing), sum(orders), sum(revenue), sum(missing), sum(partner_cost)
+               sum(window_missing), sum(orders), sum(revenue), sum(missing), sum(partner_cost),
+               sum(impressions), sum(clicks), sum(cost), sum(cost_missing)
         FROM (SELECT {keys}, {day} AS local_day, r.* FROM analytics_acquisitionhour r
-              WHERE r.hour >= %(from_ts)s AND r.hour < %(tail)s AND r.hour < %(to_ts)s
-                AND r.model IN ('', %(model)s) {_filters("r.channel", "r.campaign", channel, campaign)}) x
+              WHERE ((r.model = 'spend' AND r.hour >= %(start)s::timestamp AT TIME ZONE 'UTC'
+                      AND r.hour <= %(end)s::timestamp AT TIME ZONE 'UTC')
+                     OR (r.model IN ('', %(model)s) AND r.hour >= %(from_ts)s AND r.hour < %(tail)s
+                         AND r.hour < %(to_ts)s))
+                {_filters("r.channel", "r.campaign", channel, campaign)}) x
         WHERE local_day BETWEEN %(start)s AND %(end)s GROUP BY 1, 2, 3, 4
         """,
         params,
     )
-    for k1, k2, k3, kd, sessions, new_profiles, customers, window, window_missing, orders, revenue, missing, partner in cursor.fetchall():  # fmt: skip
+    for k1, k2, k3, kd, sessions, new_profiles, customers, window, window_missing, orders, revenue, missing, partner, impressions, clicks, cost, cost_missing in cursor.fetchall():  # fmt: skip
         row = row_for(k1, k2, k3, kd)
-        row.sessions += sessions
-        row.new_profiles += new_profiles
-        row.new_customers += customers
+        row.sessions += int(sessions)
+        row.new_profiles += int(new_profiles)
+        row.new_customers += int(customers)
         row.window_revenue += window
-        row.window_missing_fx += window_missing
+        row.window_missing_fx += int(window_missing)
         row.orders += orders
         row.revenue += revenue
-        row.missing_fx += missing
-        row.cost += partner
+        row.missing_fx += missing + int(cost_missing)
+        row.cost += partner + cost
+        row.impressions += int(impressions)
+        row.clicks += int(clicks)
 
 
 def _missing_messages(cursor, params: dict[str, Any]) -> list[str]:

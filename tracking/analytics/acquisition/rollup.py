@@ -1,12 +1,14 @@
 """The acquisition page's rollup: per UTC hour and creative (channel, campaign, utm_content), the
-sessions, new profiles (+ their ROAS-window revenue), new customers, and per credit model the orders,
-revenue, orders without a rate and partner cost — every sum the page shows except ad spend, which is
-already one row per ad and day (analytics_adspend).
+sessions, new profiles (+ their ROAS-window revenue), new customers, per credit model the orders,
+revenue, orders without a rate and partner cost, and per ad and day the impressions, clicks and
+cost in the workspace currency — every sum the page shows.
 
 Rebuilt whole by `acquisition_rollup_rebuild()` right after the order credits are recomputed
 (`analytics.acquisition_refresh`, hourly; also at the end of the demo load). It covers everything
 before `cutoff` (the hour the rebuild started); `acquisition_figures` adds the raw figures from the
-cutoff on (the live tail), so the page is never staler than the credits themselves. Sums are
+cutoff on (the live tail), so the page is never staler than the credits themselves. Ad spend is in it too (one row
+per ad and day, cost converted): a spend import refreshes those rows at once
+(`acquisition_rollup_spend_refresh`). Loading new exchange rates takes effect at the next rebuild. Sums are
 PostgreSQL `numeric` without a scale, so rollup + tail equals the raw recompute exactly
 (tests/test_analytics_rollup.py, bench/acquisition.py).
 
@@ -38,6 +40,11 @@ _COLUMNS = (
     "hour, channel, campaign, creative, model, sessions, new_profiles, new_customers, "
     "window_revenue, window_missing, orders, revenue, missing, partner_cost"
 )
+_SPEND = f"""INSERT INTO analytics_acquisitionhour ({_COLUMNS}, impressions, clicks, cost, cost_missing)
+    SELECT s.day::timestamp AT TIME ZONE 'UTC', s.channel, s.campaign, s.ad, 'spend', 0, 0, 0, 0, 0, 0, 0, 0, 0,
+           sum(s.impressions), sum(s.clicks), COALESCE(sum(fx), 0), count(*) FILTER (WHERE fx IS NULL)
+    FROM (SELECT s.*, analytics_fx(s.cost, s.currency, s.day, %(ws)s) AS fx FROM analytics_adspend s) s
+    GROUP BY 1, 2, 3, 4"""
 _REBUILD = [
     # Sessions: every touch.
     f"""INSERT INTO analytics_acquisitionhour ({_COLUMNS})
@@ -106,7 +113,7 @@ def acquisition_rollup_rebuild(*, now: datetime | None = None) -> RollupState:
         # One rebuild at a time (the hourly task and a demo load may meet).
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_acquisition_rollup'))")
         cursor.execute("DELETE FROM analytics_acquisitionhour")
-        for sql in _REBUILD:
+        for sql in [*_REBUILD, _SPEND]:
             cursor.execute(sql, params)
         seconds = (datetime.now() - started).total_seconds()
         cursor.execute(
@@ -117,6 +124,19 @@ def acquisition_rollup_rebuild(*, now: datetime | None = None) -> RollupState:
             [now, cutoff, params["ws"], rollup_window_days(), seconds],
         )
     return RollupState(now, cutoff, params["ws"], rollup_window_days(), seconds)
+
+
+@transaction.atomic
+def acquisition_rollup_spend_refresh() -> None:
+    """The rollup's spend rows again (after a spend import: imported days may lie anywhere in the past)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_acquisition_rollup'))")
+        cursor.execute("SELECT currency FROM analytics_acquisitionrollupstate WHERE id = 1")
+        found = cursor.fetchone()
+        if not found:
+            return  # no rollup yet: the first rebuild includes the spend
+        cursor.execute("DELETE FROM analytics_acquisitionhour WHERE model = 'spend'")
+        cursor.execute(_SPEND, {"ws": found[0]})
 
 
 def rollup_state() -> RollupState | None:

@@ -9,7 +9,7 @@ CREATE TABLE analytics_acquisitionhour (
   channel varchar(32) NOT NULL,
   campaign varchar(200) NOT NULL,
   creative varchar(200) NOT NULL,
-  model varchar(10) NOT NULL,  -- '' for sessions / new profiles / new customers; else a credit model
+  model varchar(10) NOT NULL,  -- '' sessions / new profiles / new customers; a credit model; or 'spend'
   sessions bigint NOT NULL,
   new_profiles bigint NOT NULL,
   new_customers bigint NOT NULL,
@@ -18,7 +18,12 @@ CREATE TABLE analytics_acquisitionhour (
   orders numeric NOT NULL,
   revenue numeric NOT NULL,
   missing numeric NOT NULL,
-  partner_cost numeric NOT NULL
+  partner_cost numeric NOT NULL,
+  -- model 'spend': one row per ad and day (hour = the day at 00:00 UTC), cost converted at its day's rate
+  impressions bigint NOT NULL DEFAULT 0,
+  clicks bigint NOT NULL DEFAULT 0,
+  cost numeric NOT NULL DEFAULT 0,
+  cost_missing bigint NOT NULL DEFAULT 0
 );
 CREATE INDEX analytics_acquisitionhour_hour_idx ON analytics_acquisitionhour (hour);
 CREATE TABLE analytics_acquisitionrollupstate (
