@@ -78,6 +78,8 @@ def _first_cells(page, table: str) -> list[str]:
     return [t.strip() for t in page.locator(f"{table} tbody tr:not(.total) td:first-child").all_inner_texts()]
 
 
+# The demo store with 800 shoppers (what the CLV fit needs) takes a few minutes on a busy 2-core box.
+@pytest.mark.timeout(900)
 def test_growth_pages_in_a_browser(live_server, users, monkeypatch):
     from playwright.sync_api import sync_playwright
 
