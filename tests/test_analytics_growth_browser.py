@@ -90,6 +90,9 @@ def test_growth_pages_in_a_browser(live_server, users, monkeypatch):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="de-DE")
+        # Generous waits: CI is a busy 2-core box; a slow page is not a failed one.
+        context.set_default_timeout(120_000)
+        context.set_default_navigation_timeout(120_000)
         page = context.new_page()
         page.on(
             "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None

@@ -1,8 +1,10 @@
 """Acquisition figures per channel → campaign → creative (or per day) for a date range.
 
 Every amount is converted to the workspace currency at its own day's ECB rate in SQL
-(`analytics_fx`); an amount without a rate is left out of the sum and counted in `missing_fx`, with
-sample messages ("no JPY rate for 2026-03-04"). Days are read in UTC, the workspace zone, or each
+(`analytics_fx`); an amount without a rate is left out of the sum and counted in `missing_fx` (spend
+rows, plus orders as the credited shares the row was given — whole orders under first/last touch), with
+sample messages ("no JPY rate for 2026-03-04"). Served from the hourly rollup plus the raw live tail
+when it can (acquisition/rollup.py), else recomputed raw; both give the same figures. Days are read in UTC, the workspace zone, or each
 profile's own zone (`zone`). Spend rows are already per calendar day as the platform reported it.
 
 - impressions, clicks, cost: ad spend rows (+ partners' commission and fees on the orders credited
