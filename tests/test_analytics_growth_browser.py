@@ -143,7 +143,11 @@ def test_growth_pages_in_a_browser(live_server, users, monkeypatch):
         page.locator(".breadcrumbs").get_by_role("link", name="LTV").click()
         _check(page, "ltv-by-channel", charts=1)
         assert "Paid Social" in _first_cells(page, "#cohorts")
-        assert page.locator("#cohorts thead th").all_inner_texts()[-3:] == ["CAC", "LTV:CAC", "Payback"]
+        assert [t.upper() for t in page.locator("#cohorts thead th").all_inner_texts()[-3:]] == [
+            "CAC",
+            "LTV:CAC",
+            "PAYBACK",
+        ]
         page.select_option("select[name=by]", "creative")
         page.click("input[type=submit][value=Show]")
         _check(page, "ltv-by-creative", charts=1)

@@ -207,9 +207,13 @@ def acquisition_figures(
     credit_keys = _keys(
         level, channel="c.channel", campaign="c.campaign", creative="c.content", day=_local_day("o", zone)
     )
-    first_touch = """
-      SELECT DISTINCT ON (profile_id) profile_id, id, at, channel, campaign, content
-      FROM analytics_touch ORDER BY profile_id, at, id
+    # Touches in the range that are their profile's first-ever (ties by id): a range scan on `at` and an
+    # index probe each, instead of every profile's first touch over all time.
+    first_touch_in_range = """
+      SELECT t.profile_id, t.id, t.at, t.channel, t.campaign, t.content FROM analytics_touch t
+      WHERE t.at >= %(tail)s AND t.at < %(to_ts)s
+        AND NOT EXISTS (SELECT 1 FROM analytics_touch e WHERE e.profile_id = t.profile_id
+                        AND (e.at < t.at OR (e.at = t.at AND e.id < t.id)))
     """
     fx_order = "analytics_fx(o.revenue, o.currency, (o.at AT TIME ZONE 'UTC')::date, %(ws)s)"
     with connection.cursor() as cursor:
@@ -253,10 +257,10 @@ def acquisition_figures(
         # New profiles (first-ever touch in range), their window revenue, and new customers.
         cursor.execute(
             f"""
-            WITH a AS ({first_touch}),
+            WITH a AS ({first_touch_in_range}),
             acquired AS (
               SELECT {acq_keys}, a.profile_id, a.at, {_local_day("a", zone)} AS local_day FROM a
-              WHERE a.at >= %(tail)s AND a.at < %(to_ts)s {_filters("a.channel", "a.campaign", channel, campaign)}
+              WHERE true {_filters("a.channel", "a.campaign", channel, campaign)}
             )
             SELECT k1, k2, k3, kd, count(*),
                    sum((SELECT sum({fx_order}) FROM analytics_orderfact o
@@ -277,14 +281,18 @@ def acquisition_figures(
         cursor.execute(
             f"""
             WITH first_order AS (
-              SELECT DISTINCT ON (profile_id) profile_id, at FROM analytics_orderfact ORDER BY profile_id, at, id
+              -- Orders in the range that are their profile's first (ties by id), by the (profile, at) index.
+              SELECT o.profile_id, o.at FROM analytics_orderfact o
+              WHERE o.at >= %(tail)s AND o.at < %(to_ts)s
+                AND NOT EXISTS (SELECT 1 FROM analytics_orderfact e WHERE e.profile_id = o.profile_id
+                                AND (e.at < o.at OR (e.at = o.at AND e.id < o.id)))
             ),
-            a AS ({first_touch}),
             customers AS (
               SELECT o.profile_id, o.at, COALESCE(a.channel, 'Direct') AS channel,
                      COALESCE(a.campaign, '') AS campaign, COALESCE(a.content, '') AS content
-              FROM first_order o LEFT JOIN a ON a.profile_id = o.profile_id
-              WHERE o.at >= %(tail)s AND o.at < %(to_ts)s
+              FROM first_order o
+              LEFT JOIN LATERAL (SELECT t.channel, t.campaign, t.content FROM analytics_touch t
+                                 WHERE t.profile_id = o.profile_id ORDER BY t.at, t.id LIMIT 1) a ON true
             )
             SELECT k1, k2, k3, kd, count(*) FROM (
               SELECT {_keys(level, channel="o.channel", campaign="o.campaign", creative="o.content", day=_local_day("o", zone))},

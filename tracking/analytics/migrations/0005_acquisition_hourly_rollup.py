@@ -43,6 +43,8 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(CREATE, DROP),
+        migrations.AddIndex(model_name="touch", index=models.Index(fields=["at"], name="touch_at_idx")),
+        migrations.AddIndex(model_name="orderfact", index=models.Index(fields=["at"], name="orderfact_at_idx")),
         migrations.CreateModel(
             name="GrowthAccess",
             fields=[("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"))],

@@ -114,7 +114,11 @@ class Touch(models.Model):
     partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        indexes = [models.Index(fields=["profile", "at"], name="touch_profile_at_idx")]
+        indexes = [
+            models.Index(fields=["profile", "at"], name="touch_profile_at_idx"),
+            # The acquisition page's range scans (sessions, first touches, the live tail).
+            models.Index(fields=["at"], name="touch_at_idx"),
+        ]
 
 
 class OrderFact(models.Model):
@@ -132,7 +136,10 @@ class OrderFact(models.Model):
     coupon = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["profile", "at"], name="orderfact_profile_at_idx")]
+        indexes = [
+            models.Index(fields=["profile", "at"], name="orderfact_profile_at_idx"),
+            models.Index(fields=["at"], name="orderfact_at_idx"),
+        ]
 
 
 class AttributionModel(models.TextChoices):
