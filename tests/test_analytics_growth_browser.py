@@ -165,9 +165,13 @@ def test_growth_pages_in_a_browser(live_server, users, monkeypatch):
         page.select_option("select[name=by]", "creative")
         page.click("input[type=submit][value=Show]")
         _check(page, "clv-by-creative", charts=1)
-        for name in ("Download distribution CSV", "Download CSV"):
-            for link in page.get_by_role("link", name=name, exact=True).all():
-                assert len(_csv(page, link.get_attribute("href"))) > 2
+        exports = {
+            link.get_attribute("href"): _csv(page, link.get_attribute("href"))
+            for name in ("Download distribution CSV", "Download CSV")
+            for link in page.get_by_role("link", name=name, exact=True).all()
+        }
+        assert len(exports["?export=distribution"]) > 2 and len(exports["?by=creative&export=by"]) > 2
+        assert exports["?export=at-risk"][0][:3] == ["profile_id", "predicted_clv_12m", "probability_alive"]
         assert problems == [], problems
         # An operator makes an audience of the profiles at risk.
         context.clear_cookies()
