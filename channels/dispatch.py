@@ -60,6 +60,7 @@ from channels.policy import decisions_make
 from channels.rendering import RenderError, render_variant, variant_for
 from channels.results import Result, results_record
 from channels.services import statuses_announce
+from channels.utm import utm_tag, utm_values
 from core.bulk import AnyOf, records_insert, records_update
 from core.claim import rows_lock
 from core.ratelimit import rate_take
@@ -101,6 +102,7 @@ class _Row:
     attempt_count: int
     idempotency_key: str
     address: str = ""
+    variant: str = ""  # the A/B variant, named in the push link's utm_content (channels.utm)
     subject: str = ""
     attempt_id: int = 0
 
@@ -118,6 +120,7 @@ ROW_FIELDS = (
     "idempotency_key",
     # Set before dispatch only for a designer's test send to their own inbox (channels.admin).
     "address",
+    "variant",
 )
 
 
@@ -297,6 +300,11 @@ def _decide(
         except RenderError as exc:
             outcomes.append(_skipped(m, Reason.RENDER_ERROR, f"{template.slug}: {exc}"))
             continue
+        if rendered.content.get("deep_link"):
+            # A push has no click redirect: its link carries the campaign's UTM tags itself (channels.utm).
+            rendered.content["deep_link"] = utm_tag(
+                rendered.content["deep_link"], utm_values(message=m, template=template)
+            )
         m.address = decision.address
         m.subject = (rendered.content.get("subject") or rendered.content.get("title") or "")[:500]
         to_send[m.channel].append(

@@ -17,6 +17,7 @@ from channels import tokens
 from channels.models import Message
 from channels.results import Result, results_record
 from channels.subscriptions import preferences_get, preferences_set, unsubscribe_apply
+from channels.utm import utm_tag, utm_values
 from tracking.models import Channel, Profile
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -87,6 +88,9 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("This link is not valid.")
     if not url.startswith(("https://", "http://")):
         raise Http404("This link is not valid.")
-    if Message.objects.filter(pk=message_id).exists():
-        results_record([Result(message_id, "clicked", timezone.now(), {"url": url})])
-    return HttpResponseRedirect(url)
+    message = Message.objects.select_related("template").filter(pk=message_id).first()
+    if message is None:
+        return HttpResponseRedirect(url)
+    results_record([Result(message_id, "clicked", timezone.now(), {"url": url})])
+    # The visit this click starts is an Email/SMS touch of this campaign in acquisition (channels.utm).
+    return HttpResponseRedirect(utm_tag(url, utm_values(message=message)))

@@ -21,3 +21,15 @@ class JourneysConfig(AppConfig):
         from journeys.health import health_register
 
         health_register()
+
+        # Voyage's own links name the campaign in utm_campaign (channels.utm): a journey by its slug,
+        # a broadcast by its name.
+        from channels.utm import campaign_slug_register
+        from journeys.models import Broadcast, Journey
+
+        campaign_slug_register(
+            "journey", lambda pk: Journey.objects.filter(pk=pk).values_list("slug", flat=True).first()
+        )
+        campaign_slug_register(
+            "broadcast", lambda pk: Broadcast.objects.filter(pk=pk).values_list("name", flat=True).first()
+        )

@@ -25,6 +25,9 @@ CHANNELS_QUIET_HOURS = {"sms": ("21:00", "08:00"), "whatsapp": ("21:00", "08:00"
 CHANNELS_DEFAULT_TIME_ZONE = env.str("CHANNELS_DEFAULT_TIME_ZONE", default="UTC")
 # Rewrite links in SMS bodies to our click redirect (counts clicks; makes messages longer).
 CHANNELS_TRACK_SMS_LINKS = env.bool("CHANNELS_TRACK_SMS_LINKS", default=True)
+# Links of our own messages carry utm_source=voyage, utm_medium, utm_campaign, utm_content (channels/utm.py),
+# so visits they bring count as Email/SMS/Push touches in acquisition.
+CHANNELS_UTM_TAGS = env.bool("CHANNELS_UTM_TAGS", default=True)
 # Whether "<Channel> Sent" events go to the profile's event stream too (results always do).
 CHANNELS_TRACK_SENT_EVENTS = env.bool("CHANNELS_TRACK_SENT_EVENTS", default=False)
 # Wake a dispatch task on commit of each enqueue (the beat tick catches anything missed).

@@ -105,6 +105,7 @@ def figures_json(figures) -> dict[str, Any]:
             "total": figures.total.as_dict(),
             "missing_fx": figures.missing_fx,
             "missing_messages": figures.missing_messages,
+            "source": figures.source,
         }
     )
 
@@ -251,4 +252,131 @@ class SpendImportView(APIView):
                 "import_id": result.import_id,
             },
             status=201,
+        )
+
+
+class LtvCurvesView(APIView):
+    permission_classes = [CanViewGrowth]
+
+    @extend_schema(
+        operation_id="analytics_ltv",
+        summary="Realised LTV per acquisition cohort, with CAC, LTV:CAC and payback",
+        description="Cumulative revenue per customer 30/60/90/180/365 days after the first order, per cohort "
+        "(first-touch channel, campaign or creative, first-order month, or country) of the customers whose first "
+        "order is in the range; `null` where no customer has had that many days. Money in the workspace currency.",
+        parameters=[
+            OpenApiParameter(
+                "start", OpenApiTypes.DATE, description="First orders from (default: 364 days before end)."
+            ),  # fmt: skip
+            OpenApiParameter(
+                "end", OpenApiTypes.DATE, description="First orders to, inclusive (default: today)."
+            ),
+            OpenApiParameter(
+                "by", OpenApiTypes.STR, enum=["channel", "campaign", "creative", "month", "country"]
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: BAD, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        from tracking.analytics.ltv import LtvError, ltv_curves
+        from tracking.analytics.views_acquisition import _ltv_params
+
+        try:
+            curves = ltv_curves(**_ltv_params(request.query_params))
+        except LtvError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        cohorts = [
+            {
+                "cohort": c.key,
+                "customers": c.customers,
+                "ltv": {str(n): v for n, v in c.ltv.items()},
+                "matured": {str(n): v for n, v in c.matured.items()},
+                "cost": c.cost,
+                "cac": c.cac,
+                "ltv_to_cac": c.ltv_to_cac,
+                "payback_days": c.payback_days,
+                "missing_fx": c.missing_fx,
+            }
+            for c in curves.cohorts
+        ]
+        return Response(
+            plain(
+                {
+                    "currency": curves.currency,
+                    "by": curves.by,
+                    "start": curves.start,
+                    "end": curves.end,
+                    "cohorts": cohorts,
+                }
+            )
+        )
+
+
+class ClvView(APIView):
+    permission_classes = [CanViewGrowth]
+
+    @extend_schema(
+        operation_id="analytics_clv",
+        summary="Predicted CLV: the latest fit, its backtest, distribution, value at risk and rollup",
+        description="The latest BG/NBD + Gamma-Gamma fit (parameters, as-of date, backtest, or the `problems` "
+        "that kept it from running), the distribution of predicted 12-month CLV, the profiles with the most "
+        "value at risk (with the audience rule that selects them), and predicted CLV per first-touch `by`.",
+        parameters=[
+            OpenApiParameter("by", OpenApiTypes.STR, enum=["channel", "campaign", "creative"]),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description="At-risk profiles listed (1–1000, default 50)."
+            ),  # fmt: skip
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: BAD, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        from tracking.analytics.clv.pages import clv_page_data
+        from tracking.analytics.ltv import LtvError, predicted_ltv_rollup
+
+        limit = (request.query_params.get("limit") or "50").strip()
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            return Response({"detail": f"limit: {limit!r} must be a whole number from 1 to 1000"}, status=400)
+        try:
+            groups = predicted_ltv_rollup(by=request.query_params.get("by") or "channel")
+        except LtvError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        data = clv_page_data(limit=int(limit))
+        fit = data["fit"]
+        return Response(
+            plain(
+                {
+                    "currency": data["currency"],
+                    "fit": None
+                    if fit is None
+                    else {
+                        "as_of": fit.as_of,
+                        "customers": fit.customers,
+                        "repeat_customers": fit.repeat_customers,
+                        "params": fit.params,
+                        "backtest": fit.backtest,
+                        "problems": fit.problems,
+                    },
+                    "profiles": data["profiles"],
+                    "total_clv": data["total_clv"],
+                    "total_at_risk": data["total_at_risk"],
+                    "histogram": data["histogram"],
+                    "at_risk": data["at_risk"],
+                    "at_risk_rule": data["audience_rule"],
+                    "by": [
+                        {
+                            "key": g.key,
+                            "profiles": g.profiles,
+                            "clv_total": g.clv_total,
+                            "clv_mean": g.clv_mean,
+                            "probability_alive_mean": g.alive_mean,
+                            "value_at_risk": g.at_risk,
+                            "not_predicted": g.unpredicted,
+                            "cost": g.cost,
+                            "cac": g.cac,
+                            "predicted_ltv_to_cac": g.predicted_ltv_to_cac,
+                        }
+                        for g in groups
+                    ],
+                }
+            )
         )

@@ -141,3 +141,62 @@ def ltv_curves(*, start: date, end: date, by: str = "channel", as_of: datetime |
                     cohorts[key].cost = cost
     ordered = sorted(cohorts.values(), key=lambda c: (-c.customers, c.key))
     return LtvCurves(currency=ws, by=by, start=start, end=end, as_of=as_of, cohorts=ordered)
+
+
+@dataclass
+class PredictedGroup:
+    key: str
+    profiles: int
+    clv_total: Decimal
+    clv_mean: Decimal | None
+    alive_mean: float | None
+    at_risk: Decimal
+    unpredicted: int  # profiles whose CLV could not be predicted (no Gamma-Gamma value)
+    cost: Decimal | None = None  # ad spend up to the fit, for channel/campaign/creative
+
+    @property
+    def cac(self) -> Decimal | None:
+        return self.cost / self.profiles if self.cost is not None and self.profiles else None
+
+    @property
+    def predicted_ltv_to_cac(self) -> Decimal | None:
+        return self.clv_mean / self.cac if self.clv_mean is not None and self.cac else None
+
+
+PREDICTED_BY = ("channel", "campaign", "creative")
+
+
+def predicted_ltv_rollup(*, by: str = "channel") -> list[PredictedGroup]:
+    """The latest CLV fit's predicted 12-month CLV summed per first-touch channel, campaign or creative
+    (the seed's "LTV down to the creative"), with the spend of the same key up to the fit."""
+    if by not in PREDICTED_BY:
+        raise LtvError(f"by: {by!r} is not one of {', '.join(PREDICTED_BY)}")
+    fx_rates_ensure()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT currency, as_of FROM analytics_clvfit ORDER BY created_at DESC LIMIT 1")
+        found = cursor.fetchone()
+        if not found:
+            return []
+        currency, as_of = found
+        cursor.execute(
+            f"""
+            WITH a AS (SELECT DISTINCT ON (profile_id) profile_id, channel, campaign, content
+                       FROM analytics_touch ORDER BY profile_id, at, id)
+            SELECT {_KEYS[by]} AS key, count(*), COALESCE(sum(pp.predicted_clv_12m), 0), avg(pp.predicted_clv_12m),
+                   avg(pp.probability_alive),
+                   COALESCE(sum(pp.predicted_clv_12m * (1 - pp.probability_alive::numeric)), 0),
+                   count(*) FILTER (WHERE pp.predicted_clv_12m IS NULL)
+            FROM analytics_profileprediction pp LEFT JOIN a ON a.profile_id = pp.profile_id
+            GROUP BY 1 ORDER BY 3 DESC, 1
+            """
+        )
+        groups = [PredictedGroup(*row) for row in cursor.fetchall()]
+        cursor.execute(
+            f"""SELECT {_SPEND_KEYS[by]}, sum(analytics_fx(s.cost, s.currency, s.day, %s))
+                FROM analytics_adspend s WHERE s.day <= %s GROUP BY 1""",
+            [currency, as_of],
+        )
+        cost = dict(cursor.fetchall())
+    for group in groups:
+        group.cost = cost.get(group.key)
+    return groups

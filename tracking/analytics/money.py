@@ -27,6 +27,9 @@ import threading
 import time
 import zipfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -277,8 +280,36 @@ class MoneySum:
 # --- formatting ------------------------------------------------------------------------------
 
 
+# The viewer's locale for this request (growth pages set it from Accept-Language); else the active language.
+_viewer_language: ContextVar[str | None] = ContextVar("viewer_language", default=None)
+
+
+def viewer_language_from_header(header: str) -> str | None:
+    """The first locale of an Accept-Language header that Babel knows ("de-CH,de;q=0.9" -> "de-CH")."""
+    from django.utils.translation.trans_real import parse_accept_lang_header
+
+    for tag, _ in parse_accept_lang_header(header or ""):
+        if tag == "*":
+            continue
+        try:
+            Locale.parse(tag.replace("-", "_"))
+        except (ValueError, UnknownLocaleError):
+            continue
+        return tag
+    return None
+
+
+@contextmanager
+def viewer_language(language: str | None) -> Iterator[None]:
+    token = _viewer_language.set(language)
+    try:
+        yield
+    finally:
+        _viewer_language.reset(token)
+
+
 def viewer_locale(language: str | None = None) -> Locale:
-    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    language = language or _viewer_language.get() or translation.get_language() or settings.LANGUAGE_CODE
     try:
         return Locale.parse(language.replace("-", "_"))
     except (ValueError, UnknownLocaleError):

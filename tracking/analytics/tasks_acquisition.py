@@ -20,6 +20,10 @@ def acquisition_refresh() -> dict:
     now = timezone.now()
     counts = touches_extract(since=now - SWEEP, until=now + timedelta(minutes=5))
     counts["credits"] = attribution_refresh()
+    # The acquisition page's rollup, from the credits just computed (it adds the raw tail after them).
+    from tracking.analytics.acquisition.rollup import acquisition_rollup_rebuild
+
+    counts["rollup_seconds"] = acquisition_rollup_rebuild().seconds
     return counts
 
 

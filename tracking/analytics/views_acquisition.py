@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import functools
+import json
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse_lazy
 
 from tracking.analytics.acquisition.figures import FiguresError, acquisition_figures
+from tracking.analytics.money import viewer_language, viewer_language_from_header
 from tracking.analytics.params_acquisition import figures_params_parse
 
 LOGIN = reverse_lazy("admin:login")
@@ -35,8 +38,18 @@ COLUMNS = [
 
 
 def growth_access(view):
+    @functools.wraps(view)
+    def in_viewer_locale(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Money, ratios and counts in the viewer's own locale (their browser's Accept-Language).
+        language = viewer_language_from_header(request.headers.get("Accept-Language", ""))
+        with viewer_language(language):
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
+
     return login_required(
-        permission_required("analytics.view_growth", raise_exception=True)(view), login_url=LOGIN
+        permission_required("analytics.view_growth", raise_exception=True)(in_viewer_locale), login_url=LOGIN
     )
 
 
@@ -173,8 +186,28 @@ def ltv_view(request: HttpRequest) -> HttpResponse:
 @growth_access
 def clv_view(request: HttpRequest) -> HttpResponse:
     from tracking.analytics.clv.pages import clv_page_data
+    from tracking.analytics.ltv import PREDICTED_BY, predicted_ltv_rollup
 
     data = clv_page_data(limit=50)
+    by = request.GET.get("by") or "channel"
+    if by not in PREDICTED_BY:
+        return bad_options(request, f"by: {by!r} is not one of {', '.join(PREDICTED_BY)}")
+    groups = predicted_ltv_rollup(by=by)
+    if request.GET.get("export") == "by":
+        header = [
+            by,
+            "profiles",
+            "predicted_clv_12m_total",
+            "predicted_clv_12m_mean",
+            "probability_alive_mean",
+        ]
+        header += ["value_at_risk", "not_predicted", "cost", "cac", "predicted_ltv_to_cac", "currency"]
+        rows = [
+            [g.key, g.profiles, g.clv_total, g.clv_mean, g.alive_mean, g.at_risk, g.unpredicted]
+            + [g.cost, g.cac, g.predicted_ltv_to_cac, data["currency"]]
+            for g in groups
+        ]
+        return csv_response(f"clv-by-{by}", header, rows)
     if request.GET.get("export") == "at-risk":
         header = ["profile_id", "predicted_clv_12m", "probability_alive", "expected_orders_90d", "value_at_risk", "frequency", "recency_days", "age_days", "currency"]  # fmt: skip
         rows = [
@@ -199,5 +232,15 @@ def clv_view(request: HttpRequest) -> HttpResponse:
         ]
         return csv_response("clv-distribution", [f"predicted_clv_12m ({data['currency']})", "profiles"], rows)
     return render(
-        request, "analytics/acquisition/clv.html", context_for(request, title="Predicted CLV", **data)
+        request,
+        "analytics/acquisition/clv.html",
+        context_for(
+            request,
+            title="Predicted CLV",
+            by=by,
+            groups=groups,
+            can_make_audience=request.user.has_perm("audiences.add_audience"),
+            audience_rule_json=json.dumps(data["audience_rule"]),
+            **data,
+        ),
     )

@@ -188,6 +188,10 @@ def _tracking_load(
         result.amazon = _amazon_import(timelines, sources["amazon"])
     with _timed(result, "consent"):
         _consent_load(people)
+    with _timed(result, "acquisition"):
+        from tracking.demo.acquisition import acquisition_demo_load
+
+        acquisition_demo_load(shoppers=people, now=now, stdout=stdout)
     result.shoppers = len(people)
     result.merges = ProfileMerge.objects.count()
 

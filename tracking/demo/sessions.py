@@ -69,6 +69,7 @@ AMAZON_HEADER = (
     "buyer-phone-number",
 )
 CENT = Decimal("0.01")
+LANDING_PARAMS = ("gclid", "fbclid", "ttclid", "ref")
 
 
 @dataclass
@@ -94,7 +95,8 @@ def _money(value: Decimal) -> float:
 def _page_context(shopper: Shopper, campaign: dict[str, str] | None, path: str, agent: str) -> dict[str, Any]:
     query = ""
     if campaign:
-        utm = {f"utm_{k}": v for k, v in campaign.items()}
+        # utm_* tags, plus the ad platform's click id or a partner's ref as they are (not utm_).
+        utm = {(k if k in LANDING_PARAMS else f"utm_{k}"): v for k, v in campaign.items()}
         query = "?" + urlencode(utm)
     context: dict[str, Any] = {
         "locale": shopper.market.locale,
@@ -104,7 +106,7 @@ def _page_context(shopper: Shopper, campaign: dict[str, str] | None, path: str, 
         "page": {"path": path, "url": f"{SHOP_URL}{path}{query}", "search": query},
     }
     if campaign:
-        context["campaign"] = dict(campaign)
+        context["campaign"] = {k: v for k, v in campaign.items() if k not in LANDING_PARAMS}
         context["page"]["referrer"] = f"https://{campaign['source']}/" if "." in campaign["source"] else ""
         if campaign.get("medium") == "affiliate":
             context["referrer"] = {"type": "affiliate", "id": campaign["content"]}

@@ -9,6 +9,8 @@ from typing import Any
 
 import phonenumbers
 
+from tracking.demo.acquisition import arrival_refine
+
 DAYS = 120  # the demo's history reaches this far back
 
 
@@ -282,6 +284,11 @@ def shoppers_generate(*, rng: random.Random, count: int, now: datetime) -> list[
         campaign = (
             rng.choice(CAMPAIGNS) if arrival < 0.45 else rng.choice(AFFILIATES) if arrival < 0.6 else None
         )
+        if campaign is not None:
+            # The concrete ad campaign / creative / click id or partner link (its own random stream).
+            family = CAMPAIGNS.index(campaign) if campaign in CAMPAIGNS else None
+            partner = AFFILIATES.index(campaign) if campaign in AFFILIATES else None
+            campaign = arrival_refine(family=family, partner=partner, index=index) or campaign
         shopper = Shopper(
             index=index,
             market=market,

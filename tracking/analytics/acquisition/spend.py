@@ -291,6 +291,12 @@ def spend_import(
     days = sorted({row.day.isoformat() for row in rows})
     record.rows, record.days = len(objects), days
     record.save(update_fields=["rows", "days"])
+    # The acquisition page's rollup holds spend per ad and day: refresh it once this import is stored.
+    from django.db import transaction
+
+    from tracking.analytics.acquisition.rollup import acquisition_rollup_spend_refresh
+
+    transaction.on_commit(acquisition_rollup_spend_refresh)
     return SpendResult(rows=len(objects), days=days, replaced=replaced, import_id=record.pk)
 
 

@@ -61,10 +61,12 @@ def touch_values(
     referrer = _text(page.get("referrer") or properties.get("referrer"), 2000)
     search = _text(page.get("search") or properties.get("search"), 2000)
     try:
-        query = parse_qs(urlsplit(url).query) if url else {}
+        parts = urlsplit(url) if url else None
     except ValueError:
-        query = {}
-    if search:
+        parts = None
+    # Most page views carry no query string: parse one only when there is one (this runs on ingestion).
+    query = parse_qs(parts.query) if parts is not None and parts.query else {}
+    if search and search != "?":
         query = {**parse_qs(search.lstrip("?")), **query}
 
     def param(key: str) -> str:
@@ -81,13 +83,15 @@ def touch_values(
         "click_id": "",
         "ref_code": param("ref"),
         "referrer_host": "",
-        "landing_path": _text(page.get("path") or properties.get("path") or urlsplit(url).path, 500),
+        "landing_path": _text(
+            page.get("path") or properties.get("path") or (parts.path if parts else ""), 500
+        ),
     }
     for key in CLICK_IDS:
         if param(key):
             values["click_id_kind"], values["click_id"] = key, param(key)
             break
-    landing_host = _host(url)
+    landing_host = (parts.hostname or "").lower().removeprefix("www.") if parts is not None else ""
     referrer_host = _host(referrer)
     internal = bool(referrer_host) and referrer_host == landing_host
     if not internal:
@@ -130,10 +134,22 @@ def partner_match(partners: dict[str, dict[str, int]], values: dict) -> int | No
     return None
 
 
+# Only what a touch or an order reads, and only events that can be one: every page view; a track or
+# screen event when it is an order or carries campaign tags (in context.campaign or a query string).
+# Fetching and decoding whole contexts (user agents, devices, …) was most of the cost on ingestion.
 _SELECT = """
-SELECT e.id, e.profile_id, e.timestamp, e.type, e.name, e.context, e.properties, s.name
+SELECT e.id, e.profile_id, e.timestamp, e.type, e.name,
+       jsonb_build_object('page', e.context->'page', 'campaign', e.context->'campaign',
+                          'library', jsonb_build_object('name', e.context->'library'->'name')),
+       CASE WHEN e.name = 'Order Completed' THEN e.properties
+            ELSE jsonb_build_object('url', e.properties->'url', 'referrer', e.properties->'referrer',
+                                    'search', e.properties->'search', 'path', e.properties->'path') END,
+       s.name
 FROM tracking_event e JOIN tracking_source s ON s.id = e.source_id
 WHERE e.profile_id IS NOT NULL AND e.type IN ('page', 'track', 'screen') AND {where}
+  AND (e.type = 'page' OR e.name = 'Order Completed' OR e.context ? 'campaign'
+       OR strpos(COALESCE(e.context->'page'->>'url', e.properties->>'url', ''), '?') > 0
+       OR COALESCE(e.context->'page'->>'search', e.properties->>'search', '') <> '')
 """
 
 _INSERT_TOUCHES = """

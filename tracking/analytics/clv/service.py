@@ -153,6 +153,15 @@ def clv_backtest(*, as_of: date, holdout_days: int = HOLDOUT_DAYS, currency: str
         )
         actual_by_id = dict(cursor.fetchall())
     actual = np.array([actual_by_id.get(int(pid), 0) for pid in summary.profile_ids], dtype=float)
+    if not _finite(vars(bg)) or not np.isfinite(predicted).all():
+        # A degenerate calibration fit (NaN/inf) is said, not stored: JSON has no NaN, and nobody should trust it.
+        return {
+            "calibration_end": calibration_end.isoformat(),
+            "holdout_days": holdout_days,
+            "problems": [
+                f"the fit on the history up to {calibration_end} did not converge ({_params_text(bg)})."
+            ],
+        }
     total_predicted, total_actual = float(predicted.sum()), float(actual.sum())
     return {
         "calibration_end": calibration_end.isoformat(),
@@ -166,6 +175,14 @@ def clv_backtest(*, as_of: date, holdout_days: int = HOLDOUT_DAYS, currency: str
         "mean_absolute_error_per_customer": round(float(np.abs(predicted - actual).mean()), 4),
         "params": vars(bg),
     }
+
+
+def _finite(params: dict) -> bool:
+    return all(isinstance(v, int | float) and np.isfinite(v) for v in params.values())
+
+
+def _params_text(model) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in vars(model).items())
 
 
 def _round(value: float | None, places: int) -> float | None:
@@ -223,10 +240,15 @@ def clv_fit(*, as_of: date | None = None, holdout_days: int = HOLDOUT_DAYS, writ
         repeat_customers=int((summary.frequency > 0).sum()),
         problems=clv_problems(summary),
     )
-    if not fit.problems:
-        predictions = clv_predict(summary)
+    predictions = clv_predict(summary) if not fit.problems else None
+    if predictions is not None and not _finite(vars(predictions.bgnbd)):
+        fit.problems = [
+            f"the BG/NBD fit did not converge ({_params_text(predictions.bgnbd)}); no predictions."
+        ]
+        predictions = None
+    if predictions is not None:
         fit.params = {"bgnbd": vars(predictions.bgnbd), "unit": "days"}
-        if predictions.gamma_gamma is not None:
+        if predictions.gamma_gamma is not None and _finite(vars(predictions.gamma_gamma)):
             fit.params["gamma_gamma"] = vars(predictions.gamma_gamma)
         else:
             fit.params["gamma_gamma_problem"] = "too few repeat customers with an order value for Gamma-Gamma"

@@ -114,7 +114,11 @@ class Touch(models.Model):
     partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        indexes = [models.Index(fields=["profile", "at"], name="touch_profile_at_idx")]
+        indexes = [
+            models.Index(fields=["profile", "at"], name="touch_profile_at_idx"),
+            # The acquisition page's range scans (sessions, first touches, the live tail).
+            models.Index(fields=["at"], name="touch_at_idx"),
+        ]
 
 
 class OrderFact(models.Model):
@@ -132,7 +136,10 @@ class OrderFact(models.Model):
     coupon = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["profile", "at"], name="orderfact_profile_at_idx")]
+        indexes = [
+            models.Index(fields=["profile", "at"], name="orderfact_profile_at_idx"),
+            models.Index(fields=["at"], name="orderfact_at_idx"),
+        ]
 
 
 class AttributionModel(models.TextChoices):
@@ -231,3 +238,16 @@ class ClvFit(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("view_growth", "Can view acquisition, LTV and CLV pages")]
+
+
+class GrowthAccess(models.Model):
+    """No table, no rows: the admin index entry that opens the growth pages (acquisition, LTV, CLV);
+    their permission is analytics.view_growth (on ClvFit)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        verbose_name = "growth page"
+        verbose_name_plural = (
+            "Growth pages (acquisition by channel, campaign and creative; LTV; predicted CLV)"
+        )
