@@ -496,6 +496,14 @@ def _track(
     ingest_messages([message], source=source)
 
 
+def _arm_checked(message: Message, arm: str) -> str:
+    """Results are counted per arm: an arm the message does not have would invent one."""
+    arms = {v.arm for v in message.variants.all()}
+    if arm not in arms:
+        raise ValidationError({"arm": [f"not an arm of this message ({', '.join(sorted(arms))})"]})
+    return arm
+
+
 @transaction.atomic
 def interaction_record(
     *, source: Source, context: PageContext, message_id: int, arm: str, kind: str
@@ -506,6 +514,7 @@ def interaction_record(
     message = Message.objects.filter(pk=message_id, source=source).first()
     if message is None:
         raise ValidationError({"messageId": ["no such message on this site"]})
+    arm = _arm_checked(message, arm)
     visitor = visitor_resolve(source=source, context=context)
     interaction = Interaction.objects.create(
         message=message, arm=arm[:16], kind=kind, profile=visitor.profile, anonymous_id=context.anonymous_id,
@@ -534,6 +543,7 @@ def form_submit(
         raise ValidationError({"messageId": ["no such message on this site"]})
     if not context.anonymous_id:
         raise ValidationError({"anonymousId": ["required"]})
+    arm = _arm_checked(message, arm)
     errors: dict[str, list[str]] = {}
     clean_email = clean_phone = ""
     if message.form_email:
