@@ -20,10 +20,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
+from audiences.models import Audience, AudienceKind, AudienceMembership
 from journeys.onsite.models import Interaction, Kind, Message, Status, Submission, Trigger, Variant
-from journeys.onsite.services import messages_cache_clear
+from journeys.onsite.services import messages_cache_clear, user_id_sign
 from tests.browser_servers import Voyage, shop, voyage_https
+from tests.tracking_helpers import ingest
 from tracking.models import Consent, ContactPoint, Event
 from tracking.services.sources import source_create
 
@@ -89,6 +92,7 @@ class Shop:
     url: str
     voyage: Voyage
     source: object
+    pages: dict[str, str]
     problems: list[str] = field(default_factory=list)
     requests: list[tuple[str, dict]] = field(default_factory=list)
 
@@ -117,7 +121,7 @@ def _servers(*, gap_seconds: int = 0) -> Iterator[Shop]:
             source = source_create(name="teapot-web", allowed_origins=[shop_url])
             pages.update(_pages(voyage, source.write_key))
             headers["Content-Security-Policy"] = _csp(voyage)
-            yield Shop(url=shop_url, voyage=voyage, source=source)
+            yield Shop(url=shop_url, voyage=voyage, source=source, pages=pages)
     finally:
         settings.ONSITE_POPUP_MIN_GAP_SECONDS = old_gap
         messages_cache_clear()
@@ -375,3 +379,64 @@ def test_embedded_block_fills_its_selector_and_pop_ups_fit_a_phone():
             _no_problems(page, s)
     # Seen once on the desktop and once on the phone (the block sits on every page with #offer).
     assert Interaction.objects.filter(message=block, kind="view").count() == 2
+
+
+def test_after_n_seconds_for_an_audience_member_only_and_after_an_unanswered_event():
+    with _servers() as s:
+        audience = Audience.objects.create(
+            slug="teapot-lovers", name="Teapot lovers", kind=AudienceKind.STATIC
+        )
+        for user_id, name in (("u-member", "Ada"), ("u-other", "Grace")):
+            ingest(s.source, {"type": "identify", "messageId": f"m-{user_id}", "userId": user_id,
+                              "traits": {"email": f"{user_id}@example.com", "first_name": name}})  # fmt: skip
+        member = s.source.events.get(user_id="u-member").profile
+        AudienceMembership.objects.create(audience=audience, profile=member, entered_at=timezone.now())
+        offer = _message(s, "Category offer", headline="{{ profile.first_name }}, 20% off teapots today",
+                         kind=Kind.MODAL, trigger=Trigger.DELAY, trigger_seconds=10, audience=audience,
+                         url_rules=[{"match": "equals", "value": "/account"}])  # fmt: skip
+        basket = _message(s, "Basket reminder", headline="Your teapot is waiting", kind=Kind.BAR_BOTTOM,
+                          trigger=Trigger.EVENT, trigger_event="Product Added",
+                          trigger_unless_event="Checkout Started", trigger_wait_minutes=10,
+                          url_rules=[{"match": "contains", "value": "/products/"}])  # fmt: skip
+        for user_id in ("u-member", "u-other"):
+            # The shop's server signs the logged-in user's id (docs/onsite.md) and puts it on the tag.
+            identity = f' data-user-id="{user_id}" data-user-id-signature="{user_id_sign(source=s.source, user_id=user_id)}"'
+            s.pages[f"/account-{user_id}"] = PAGE.format(
+                title="Account", voyage=s.voyage.url, write_key=s.source.write_key, identity=identity
+            )
+        with _browser(s) as page:
+            # The page's clock is Playwright's: timers fire when the test moves it, not by chance.
+            page.clock.install()
+            # The member sees the offer after 10 s, personalised; a non-member never gets it.
+            s.pages["/account"] = s.pages["/account-u-other"]
+            assert _visit(page, s.url + "/account") == []
+            s.pages["/account"] = s.pages["/account-u-member"]
+            assert [m["id"] for m in _visit(page, s.url + "/account")] == [offer.pk]
+            page.clock.run_for(9000)
+            assert page.locator("voyage-onsite").count() == 0
+            with page.expect_response(lambda r: r.url.endswith("/v1/onsite/interactions")):
+                page.clock.run_for(1500)
+            assert page.locator("voyage-onsite h2").inner_text() == "Ada, 20% off teapots today"
+            page.screenshot(path=str(ARTIFACTS / "member-offer-after-10s.png"))
+            page.keyboard.press("Escape")
+
+            # Product Added then Checkout Started: answered, nothing shows after 10 minutes.
+            assert [m["id"] for m in _visit(page, s.url + "/products/teapot")] == [basket.pk]
+            page.click("#add")
+            page.clock.run_for(60_000)
+            page.click("#checkout")
+            page.clock.run_for(11 * 60_000)
+            assert page.locator("voyage-onsite").count() == 0
+            # Product Added and no checkout: the bar comes 10 minutes later (the session's events
+            # carry over to the next page).
+            page.click("#add")
+            _visit(page, s.url + "/products/cup")
+            page.clock.run_for(8 * 60_000)
+            assert page.locator("voyage-onsite").count() == 0
+            with page.expect_response(lambda r: r.url.endswith("/v1/onsite/interactions")):
+                page.clock.run_for(3 * 60_000)
+            assert page.locator("voyage-onsite h2").inner_text() == "Your teapot is waiting"
+            page.screenshot(path=str(ARTIFACTS / "basket-reminder-bar.png"))
+            _no_problems(page, s)
+    viewers = Interaction.objects.filter(kind="view").values_list("message_id", "profile_id")
+    assert sorted(viewers) == sorted([(offer.pk, member.pk), (basket.pk, member.pk)])
