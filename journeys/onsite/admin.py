@@ -168,24 +168,25 @@ class MessageAdmin(admin.ModelAdmin):
             return "Nobody has seen it yet."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     a.arm,
+                    a.impressions,
                     a.visitors,
                     a.closes,
                     a.clicks,
                     a.submits,
                     a.conversions,
-                    ", ".join(f"{v} {c}" for c, v in sorted(a.revenue.items())) or "–",
+                    ", ".join(f"{v:.2f} {c}" for c, v in sorted(a.revenue.items())) or "–",
                 )
                 for a in r.arms
             ),
         )
         return format_html(
-            '<table class="onsite-results"><thead><tr><th>arm</th><th>saw it (held out)</th><th>closed</th>'
-            "<th>clicked</th><th>submitted</th><th>converted</th><th>revenue</th></tr></thead>"
-            '<tbody>{}</tbody></table><p class="verdict">{}</p>',
+            '<div id="results"><table class="onsite-results"><thead><tr><th>arm</th><th>impressions</th>'
+            "<th>visitors (held out)</th><th>closed</th><th>clicked</th><th>submitted</th><th>converted</th>"
+            '<th>revenue</th></tr></thead><tbody>{}</tbody></table><p class="verdict">{}</p></div>',
             rows,
             r.verdict.sentence,
         )
