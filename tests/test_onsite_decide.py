@@ -281,3 +281,25 @@ def test_decide_endpoint_answers_the_trigger_and_refuses_bad_input_naming_the_fi
     )
     assert other_origin.status_code == 403 and "Access-Control-Allow-Origin" not in other_origin
     assert client.post("/v1/onsite/decide", data=b"[1", content_type="text/plain").status_code == 400
+
+
+def test_one_page_view_gets_a_few_pop_ups_one_bar_per_edge_and_one_block_per_selector(site, settings):
+    settings.ONSITE_POPUPS_PER_PAGE = 2
+    popups = [_message(site, f"Pop-up {i}", priority=10 - i) for i in range(4)]
+    top = [_message(site, f"Top bar {i}", kind=Kind.BAR_TOP, priority=5 - i) for i in range(2)]
+    blocks = [
+        _message(site, f"Block {i}", kind=Kind.EMBEDDED, embed_selector=sel, priority=3 - i)
+        for i, sel in enumerate(("#offer", "#offer", "#footer"))
+    ]
+    assert set(_ids(site)) == {popups[0].pk, popups[1].pk, top[0].pk, blocks[0].pk, blocks[2].pk}
+
+
+def test_a_held_out_visitor_sees_nothing_in_that_place_and_is_counted_once(site, settings):
+    settings.ONSITE_POPUPS_PER_PAGE = 1
+    first = _message(site, "First", priority=2, holdout_percent=50, once_per_session=False)
+    second = _message(site, "Second", priority=1, once_per_session=False)
+    for i in range(20):
+        shown = _ids(site, anonymous_id=f"v-{i}", page_view_id=f"pv-{i}")
+        held = Interaction.objects.filter(message=first, kind=InteractionKind.HOLDOUT, anonymous_id=f"v-{i}")
+        assert shown == ([] if held.exists() else [first.pk])  # never the lower one in its place
+    assert not Interaction.objects.filter(message=second).exists()

@@ -19,6 +19,9 @@ JOURNEYS_BEAT = {
 
 # On-site messages: the shortest time between two pop-ups (modal, slide-in) for one visitor, site-wide.
 ONSITE_POPUP_MIN_GAP_SECONDS = env.int("ONSITE_POPUP_MIN_GAP_SECONDS", default=60)
+# Pop-ups (modal, slide-in) one decide answers at most, highest priority first: each may have its own
+# trigger, the snippet shows the first that fires and no other on that page.
+ONSITE_POPUPS_PER_PAGE = env.int("ONSITE_POPUPS_PER_PAGE", default=3)
 # The snippet's version: in its URL (/onsite/<version>/onsite.js), so a change is a new URL.
 ONSITE_SNIPPET_VERSION = "1"
 # Public on-site endpoints: token buckets per client address (core/ratelimit.py), in requests/s.

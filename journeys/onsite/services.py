@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from liquid import Environment
 from liquid.exceptions import LiquidError
@@ -224,31 +224,39 @@ def messages_cache_clear() -> None:
 
 
 def visitor_resolve(*, source: Source, context: PageContext) -> Visitor_:
-    """Who is asking: a signed user id, else the browser's anonymous id; unsigned user ids are ignored."""
+    """Who is asking: a signed user id, else the browser's anonymous id; unsigned user ids are ignored.
+    Two queries: the identities, then the profile with whether it is known (email, phone, user id)."""
     user_id = (
         context.user_id
         if user_id_verified(source=source, user_id=context.user_id, signature=context.user_id_signature)
         else ""
     )
-    profile_id = None
+    wanted = Q(pk__in=[])
     if user_id:
-        profile_id = (
-            Identity.objects.filter(kind=IdentityKind.USER_ID, value=user_id)
-            .values_list("profile_id", flat=True)
+        wanted |= Q(kind=IdentityKind.USER_ID, value=user_id)
+    if context.anonymous_id:
+        wanted |= Q(kind=IdentityKind.ANONYMOUS_ID, value=context.anonymous_id)
+    found = (
+        dict(Identity.objects.filter(wanted).values_list("kind", "profile_id"))
+        if (user_id or context.anonymous_id)
+        else {}
+    )
+    profile_id = found.get(IdentityKind.USER_ID) or found.get(IdentityKind.ANONYMOUS_ID)
+    profile = None
+    if profile_id:
+        profile = (
+            Profile.objects.filter(pk=profile_id)
+            .annotate(
+                known_identity=Exists(
+                    Identity.objects.filter(
+                        profile=OuterRef("pk"),
+                        kind__in=(IdentityKind.USER_ID, IdentityKind.EMAIL, IdentityKind.PHONE),
+                    )
+                )
+            )
             .first()
         )
-    if profile_id is None and context.anonymous_id:
-        profile_id = (
-            Identity.objects.filter(kind=IdentityKind.ANONYMOUS_ID, value=context.anonymous_id)
-            .values_list("profile_id", flat=True)
-            .first()
-        )
-    profile = Profile.objects.filter(pk=profile_id).first() if profile_id else None
-    known = False
-    if profile is not None:
-        known = Identity.objects.filter(
-            profile=profile, kind__in=(IdentityKind.USER_ID, IdentityKind.EMAIL, IdentityKind.PHONE)
-        ).exists()
+    known = bool(profile is not None and profile.known_identity)
     key = user_id or context.anonymous_id
     return Visitor_(profile=profile, personal=profile is not None, known=known, key=key,
                     identities={"anonymousId": context.anonymous_id, **({"userId": user_id} if user_id else {})})  # fmt: skip
@@ -328,23 +336,62 @@ def _variant_pick(message: Message, key: str, locale: str) -> Variant | None:
     return next(iter(in_arm.values()))
 
 
-def _render(variant: Variant, *, message: Message, visitor: Visitor_) -> dict[str, str]:
+_FIELDS = ("headline", "body", "cta_label", "cta_url", "coupon_code", "submit_label", "success_text")
+
+
+def _compiled(variant: Variant, name: str) -> Any:
+    """The field's parsed template, kept on the (cached) variant: parsing is most of a render's cost."""
+    cache: dict[str, Any] = variant.__dict__.setdefault("_onsite_compiled", {})
+    if name not in cache:
+        text = getattr(variant, name) or ""
+        try:
+            cache[name] = _text_env.from_string(text) if "{" in text else text
+        except LiquidError:
+            cache[name] = ""  # saved before validation existed: shows nothing rather than a broken box
+    return cache[name]
+
+
+def render_context_for(visitor: Visitor_) -> dict[str, Any]:
     # Unsigned visitors get content rendered against an empty profile: nothing personal leaks.
     profile = visitor.profile if visitor.personal and visitor.profile is not None else Profile()
-    context = render_context(profile=profile, data={}, links={})
-    context["coupon"] = variant.coupon_code
+    return render_context(profile=profile, data={}, links={})
+
+
+def _render(variant: Variant, *, message: Message, context: dict[str, Any]) -> dict[str, str]:
+    context = {**context, "coupon": variant.coupon_code}
     out: dict[str, str] = {}
-    for name in ("headline", "body", "cta_label", "cta_url", "coupon_code", "submit_label", "success_text"):
-        source_text = getattr(variant, name) or ""
+    for name in _FIELDS:
+        template = _compiled(variant, name)
+        if isinstance(template, str):
+            out[name] = template
+            continue
         try:
-            out[name] = (
-                _text_env.from_string(source_text).render(**context) if "{" in source_text else source_text
-            )
+            out[name] = template.render(**context)
         except Exception:  # a template that breaks on odd data shows nothing rather than a broken box
             out[name] = ""
     if out["cta_url"] and not _url_allowed(out["cta_url"], source=message.source):
         out["cta_url"] = ""
     out["image_url"] = variant.image_url if variant.image_url.startswith("https://") else ""
+    return out
+
+
+def _one_per_place(messages: list[Message]) -> list[Message]:
+    """What one page view can show: a few pop-ups (each with its own trigger; the snippet shows the
+    first that fires, at most one), one bar per edge, one block per selector; highest priority first."""
+    out: list[Message] = []
+    popups = 0
+    places: set[str] = set()
+    for message in messages:
+        if message.kind in POPUP_KINDS:
+            if popups >= settings.ONSITE_POPUPS_PER_PAGE:
+                continue
+            popups += 1
+        else:
+            place = message.embed_selector if message.kind == Kind.EMBEDDED else message.kind
+            if place in places:
+                continue
+            places.add(place)
+        out.append(message)
     return out
 
 
@@ -382,8 +429,7 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
                 ).values_list("audience_id", flat=True)
             )
     tags = set(visitor.profile.tags or []) if visitor.profile is not None else set()
-    out: list[dict[str, Any]] = []
-    held: list[Interaction] = []
+    eligible: list[Message] = []
     for message in candidates:
         if context.preview is None:
             if not _page_ok(message, context):
@@ -400,6 +446,12 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
                 continue
             if message.kind in POPUP_KINDS and recent_popup:
                 continue
+        eligible.append(message)
+    chosen: list[tuple[Message, Variant]] = []
+    held: list[Interaction] = []
+    # The places are taken before the holdout: a held-out visitor sees nothing where the message
+    # would have been (and is counted only for messages they would have been shown).
+    for message in _one_per_place(eligible):
         variant = _variant_pick(message, visitor.key, context.locale)
         if variant is None:
             continue
@@ -422,13 +474,15 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
                     )  # fmt: skip
                 )
             continue
-        out.append(_payload(message, variant, visitor=visitor))
+        chosen.append((message, variant))
+    context_ = render_context_for(visitor)
+    out = [_payload(m, v, context=context_) for m, v in chosen]
     if held:
         Interaction.objects.bulk_create(held)
     return out
 
 
-def _payload(message: Message, variant: Variant, *, visitor: Visitor_) -> dict[str, Any]:
+def _payload(message: Message, variant: Variant, *, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": message.pk,
         "arm": variant.arm,
@@ -444,7 +498,7 @@ def _payload(message: Message, variant: Variant, *, visitor: Visitor_) -> dict[s
             "unless": message.trigger_unless_event,
             "waitMinutes": message.trigger_wait_minutes,
         },
-        "content": _render(variant, message=message, visitor=visitor),
+        "content": _render(variant, message=message, context=context),
         "form": {
             "email": message.form_email,
             "phone": message.form_phone,
