@@ -37,7 +37,7 @@
   function store(k, v) { safe(function () { ss.setItem(k, JSON.stringify(v)); }); }
   function load(k) { return safe(function () { return JSON.parse(ss.getItem(k)); }); }
 
-  var anonymousId = page.anonymousId || ajs("ajs_anonymous_id");
+  var anonymousId = page.anonymousId || script.getAttribute("data-anonymous-id") || ajs("ajs_anonymous_id");
   if (!anonymousId) {
     anonymousId = rid();
     // Kept where analytics.js looks, so it adopts the same id if it loads later.
