@@ -271,6 +271,8 @@ def _client(port: int, target: str, bodies: list[bytes] | None, mode: str, rate:
     its own fixed schedule (rate/connections per second) and measures from when a request was due."""
     latencies: list[float] = []
     errors = [0]
+    missed = [0]  # open loop: requests that were due but could not be sent before the phase ended
+    finished = [start_at]
     lock = threading.Lock()
 
     def run(index: int) -> None:
@@ -280,11 +282,14 @@ def _client(port: int, target: str, bodies: list[bytes] | None, mode: str, rate:
         end = start_at + seconds
         i = index
         mine: list[float] = []
-        bad = 0
+        bad = late = 0
         while True:
             now = time.perf_counter()
             if mode == "open":
                 if due >= end:
+                    break
+                if now >= end:  # the server fell behind: what is still due is not sent
+                    late += int((end - due) / interval) + 1
                     break
                 if due > now:
                     time.sleep(due - now)
@@ -309,13 +314,15 @@ def _client(port: int, target: str, bodies: list[bytes] | None, mode: str, rate:
         with lock:
             latencies.extend(mine)
             errors[0] += bad
+            missed[0] += late
+            finished[0] = max(finished[0], time.perf_counter())
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(connections)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    out.put((latencies, errors[0]))
+    out.put((latencies, errors[0], missed[0], finished[0]))
 
 
 def _load(port: int, target: str, bodies: list[bytes] | None, *, mode: str, rate: float, seconds: float,
@@ -334,11 +341,14 @@ def _load(port: int, target: str, bodies: list[bytes] | None, *, mode: str, rate
     for p in procs:
         p.start()
     latencies: list[float] = []
-    errors = 0
+    errors = missed = 0
+    last = start_at
     for _ in procs:
-        got, bad = out.get(timeout=seconds + 300)
+        got, bad, late, finished = out.get(timeout=seconds + 300)
         latencies.extend(got)
         errors += bad
+        missed += late
+        last = max(last, finished)
     for p in procs:
         p.join()
     latencies.sort()
@@ -350,7 +360,8 @@ def _load(port: int, target: str, bodies: list[bytes] | None, *, mode: str, rate
 
     return {
         "requests": len(latencies),
-        "rate": len(latencies) / seconds,
+        "rate": len(latencies) / max(last - start_at, 1e-9),  # answered per second of the phase
+        "missed": missed,
         "p50": pct(0.50),
         "p90": pct(0.90),
         "p99": pct(0.99),
@@ -446,11 +457,11 @@ def _report(args: argparse.Namespace, r: dict[str, dict[str, float]], pg_version
         f"  data       {args.profiles} profiles (2 identities each), {AUDIENCES} audiences, "
         f"{args.messages} active messages (2 arms each)",
         "",
-        f"  open loop at {args.rate:.0f} requests/s   p50 ms    p90 ms    p99 ms   achieved/s  errors",
+        f"  open loop at {args.rate:.0f} requests/s   p50 ms    p90 ms    p99 ms   answered/s  errors  not sent",
         f"  GET /health/live (baseline)   {bo['p50']:8.1f}  {bo['p90']:8.1f}  {bo['p99']:8.1f}  {bo['rate']:10.0f}"
-        f"  {bo['errors']:6.0f}",
+        f"  {bo['errors']:6.0f}  {bo['missed']:8.0f}",
         f"  POST /v1/onsite/decide        {do['p50']:8.1f}  {do['p90']:8.1f}  {do['p99']:8.1f}  {do['rate']:10.0f}"
-        f"  {do['errors']:6.0f}",
+        f"  {do['errors']:6.0f}  {do['missed']:8.0f}",
         f"  decide / baseline             {do['p50'] / bo['p50']:7.1f}x  {do['p90'] / bo['p90']:7.1f}x  "
         f"{do['p99'] / bo['p99']:7.1f}x",
         "",
@@ -460,7 +471,7 @@ def _report(args: argparse.Namespace, r: dict[str, dict[str, float]], pg_version
         f"  decide / baseline throughput        {dc['rate'] / bc['rate']:9.1%}",
         "",
         f"  target: p99 under 50 ms at {args.rate:.0f} requests/s -> "
-        + ("met" if do["p99"] < 50 and do["rate"] >= 0.95 * args.rate else "NOT met"),
+        + ("met" if do["p99"] < 50 and not do["missed"] and do["rate"] >= 0.95 * args.rate else "NOT met"),
     ]
     return "\n".join(lines)
 

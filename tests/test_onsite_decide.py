@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from audiences.models import Audience, AudienceKind, AudienceMembership
+from audiences.models import Audience, AudienceKind, AudienceMembership, ComputedTag
 from journeys.onsite.models import Interaction, InteractionKind, Kind, Message, Status, Trigger, Variant
 from journeys.onsite.services import (
     PageContext,
@@ -19,7 +19,7 @@ from journeys.onsite.services import (
     user_id_sign,
 )
 from tests.tracking_helpers import ingest
-from tracking.models import Source
+from tracking.models import Identity, IdentityKind, Source
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +130,15 @@ def test_audience_members_and_tags_are_targeted_only_for_signed_user_ids(site):
     assert _ids(site, anonymous_id="fresh-3", user_id="u-1", user_id_signature="0" * 64) == [for_anonymous.pk]
     # A known non-member sees neither targeted offer nor the anonymous-only one.
     assert _ids(site, anonymous_id="anon-other") == []
+
+    # Computed tags count as well as the profile's own.
+    computed = _message(site, "High coupon", required_tags=["coupon_sensitivity:high"])
+    other = Identity.objects.get(kind=IdentityKind.USER_ID, value="u-2").profile
+    assert computed.pk not in _ids(site, anonymous_id="anon-other")
+    ComputedTag.objects.create(
+        profile=other, name="coupon_sensitivity:high", family="coupon_sensitivity", computed_at=timezone.now()
+    )
+    assert _ids(site, anonymous_id="anon-other") == [computed.pk]
 
 
 def test_content_is_personal_only_for_the_visitors_own_profile(site):

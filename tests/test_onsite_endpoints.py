@@ -119,3 +119,35 @@ def test_endpoints_are_rate_limited_per_address_with_retry_after(site, message, 
         ).status_code
 
     assert [submit(), submit()] == [200, 429]
+
+
+def test_demo_shop_page_embeds_the_snippet_and_the_sign_up_offer_is_live(settings):
+    import io
+
+    from journeys.onsite.demo import load_demo
+
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    source = Source.objects.create(name="web", write_key="wk_demo_web")
+    load_demo(stdout=io.StringIO())
+    load_demo(stdout=io.StringIO())  # twice: nothing doubled
+    assert Message.objects.filter(name__startswith="Demo:", status=Status.ACTIVE).count() == 2
+    source.refresh_from_db()
+    assert source.allowed_origins == ["http://127.0.0.1:8000"]
+    client = Client()
+    settings.DEBUG, settings.ONSITE_DEMO_SHOP = False, False
+    assert client.get("/onsite/demo/shop/").status_code == 404
+    settings.ONSITE_DEMO_SHOP = True
+    page = client.get("/onsite/demo/shop/").content.decode()
+    assert 'src="/onsite/1/onsite.js" data-write-key="wk_demo_web"' in page
+    answer = client.post(
+        "/v1/onsite/decide",
+        data=json.dumps(
+            {"writeKey": "wk_demo_web", "anonymousId": "first-visit", "url": "http://127.0.0.1:8000/"}
+        ),
+        content_type="text/plain",
+        HTTP_ORIGIN="http://127.0.0.1:8000",
+    ).json()["messages"]
+    signup = Message.objects.get(name="Demo: sign-up offer")
+    shown = [m for m in answer if m["id"] == signup.pk]
+    held = Interaction.objects.filter(message=signup, kind="holdout").exists()
+    assert (shown and shown[0]["trigger"] == {**shown[0]["trigger"], "type": "delay", "seconds": 10}) or held

@@ -33,3 +33,5 @@ ONSITE_SUBMIT_BURST = env.float("ONSITE_SUBMIT_BURST", default=5.0)
 # Behind a proxy: the header it sets with the client's address (its last entry is trusted), e.g.
 # X-Forwarded-For. Unset: the connection's address.
 ONSITE_CLIENT_IP_HEADER = env.str("ONSITE_CLIENT_IP_HEADER", default="")
+# The demo's shop page at /onsite/demo/shop/ (always on while DEBUG).
+ONSITE_DEMO_SHOP = env.bool("ONSITE_DEMO_SHOP", default=False)

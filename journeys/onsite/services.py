@@ -27,7 +27,7 @@ from django.utils import timezone
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
-from audiences.models import AudienceMembership
+from audiences.models import AudienceMembership, ComputedTag
 from channels.rendering import render_context
 from journeys.onsite.models import (
     POPUP_KINDS,
@@ -428,7 +428,13 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
                     profile=visitor.profile, audience_id__in=wanted, exited_at__isnull=True
                 ).values_list("audience_id", flat=True)
             )
-    tags = set(visitor.profile.tags or []) if visitor.profile is not None else set()
+    tags: set[str] = set()
+    if visitor.profile is not None:
+        tags = set(visitor.profile.tags or [])
+        if any(m.required_tags for m in candidates):
+            # The computed tags (coupon_sensitivity:high, favourite_category:…, lifecycle:…) as well
+            # as the ones set by hand or by journeys.
+            tags |= set(ComputedTag.objects.filter(profile=visitor.profile).values_list("name", flat=True))
     eligible: list[Message] = []
     for message in candidates:
         if context.preview is None:

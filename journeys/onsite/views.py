@@ -16,7 +16,9 @@ import orjson
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -219,3 +221,23 @@ def snippet(request: HttpRequest, version: str) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
+
+
+DEMO_PRODUCTS = [("Cast-iron teapot", "39.00"), ("Glass teapot", "24.50"), ("Sencha, 100 g", "9.90"),
+                 ("Tea cups, set of 4", "19.00")]  # fmt: skip
+
+
+@require_GET
+def demo_shop(request: HttpRequest) -> HttpResponse:
+    """The demo's shop page (make demo): the snippet on a page, with the demo store's web source."""
+    if not (settings.DEBUG or settings.ONSITE_DEMO_SHOP):
+        raise Http404("the demo shop page is off (DEBUG or ONSITE_DEMO_SHOP)")
+    source = Source.objects.filter(name="web", enabled=True).first()
+    if source is None:
+        raise Http404("no demo source: run manage.py load_demo")
+    snippet_url = reverse("onsite-snippet", args=[settings.ONSITE_SNIPPET_VERSION])
+    return render(
+        request,
+        "onsite/demo_shop.html",
+        {"snippet_url": snippet_url, "write_key": source.write_key, "products": DEMO_PRODUCTS},
+    )
