@@ -489,7 +489,17 @@ def _markdown(args: argparse.Namespace, report: str) -> str:
         "a trivial endpoint on the same gunicorn in the same run (`GET /health/live`, no database). "
         "See `bench/onsite.py` for the data and the load (open loop: latency measured from when each "
         "request was due).\n\n"
-        f"Command: `DATABASE_URL=… {command}`\n\n```\n{report}\n```\n"
+        f"Command: `DATABASE_URL=… {command}`\n\n```\n{report}\n```\n\n"
+        "How to read it: the open loop sends at the target rate whatever the server does; when the server "
+        "cannot keep up, requests queue and the latency (counted from when each was due) grows with the "
+        "phase, and what was still due at the end is reported as not sent. The closed loop gives the most "
+        "the server answered. Absolute figures depend on the machine and on what else runs on it (the "
+        "1-minute load average is printed: above the core count, every figure is inflated, the baseline's "
+        "too); the ratios to the baseline measured in the same run are the comparable figures. Per "
+        "request, decide makes five queries (identities; the profile and whether it is known; the "
+        "visitor's interactions; audience memberships and computed tags, only when a candidate message "
+        "needs them) on top of an in-process cache of the site's active messages with their parsed "
+        "templates (5 s).\n"
     )
 
 

@@ -177,6 +177,17 @@ def _message(s: Shop, name: str, *, headline: str = "Ten percent off your first 
     return message
 
 
+def _interaction(kind: str, message_id: int | None = None) -> Callable[[object], bool]:
+    """A predicate for page.expect_request/expect_response: an interaction of this kind (and message)."""
+
+    def check(r) -> bool:
+        body = (r.request if hasattr(r, "request") else r).post_data or ""
+        mine = message_id is None or f'"messageId":{message_id},' in body
+        return r.url.endswith("/v1/onsite/interactions") and f'"kind":"{kind}"' in body and mine
+
+    return check
+
+
 def _wait(check: Callable[[], object], what: str, timeout: float = 30.0) -> object:
     deadline = time.monotonic() + timeout
     while True:
@@ -358,17 +369,31 @@ def test_embedded_block_fills_its_selector_and_pop_ups_fit_a_phone():
     with _servers() as s:
         block = _message(s, "Offer block", headline="Teapot of the week", kind=Kind.EMBEDDED,
                          embed_selector="#offer", once_per_session=False)  # fmt: skip
+        Variant.objects.filter(message=block).update(cta_label="See the teapot", cta_url="/products/teapot")
         _message(s, "Phone modal", headline="Join the club", kind=Kind.MODAL, form_email=True,
                  url_rules=[{"match": "contains", "value": "/products/"}])  # fmt: skip
         with _browser(s) as page:
-            _visit(page, s.url + "/")
+            with page.expect_response(_interaction("view", block.pk)):
+                _visit(page, s.url + "/")
             page.locator("#offer voyage-onsite h2").wait_for()
             assert page.locator("#offer voyage-onsite h2").inner_text() == "Teapot of the week"
             assert page.locator("body > voyage-onsite").count() == 0  # only the block, in its place
             page.screenshot(path=str(ARTIFACTS / "embedded-block.png"), full_page=True)
             _no_problems(page, s)
+
+            # Its call to action is a link on the shop; the click is recorded as the page moves on, and
+            # the next page (it has an #offer too) shows and records the block again.
+            with (
+                page.expect_request(_interaction("click")),
+                page.expect_response(_interaction("view", block.pk)) as viewed,
+                page.expect_navigation(),
+            ):
+                page.locator("#offer voyage-onsite a.cta").click()
+            assert viewed.value.status == 200
+            assert page.url == s.url + "/products/teapot"
         with _browser(s, mobile=True) as page:
-            _visit(page, s.url + "/products/teapot")
+            with page.expect_response(_interaction("view", block.pk)):
+                _visit(page, s.url + "/products/teapot")
             box = page.locator("voyage-onsite .box").first
             box.wait_for()
             width = page.evaluate("window.innerWidth")
@@ -377,8 +402,9 @@ def test_embedded_block_fills_its_selector_and_pop_ups_fit_a_phone():
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             page.screenshot(path=str(ARTIFACTS / "mobile-modal.png"))
             _no_problems(page, s)
-    # Seen once on the desktop and once on the phone (the block sits on every page with #offer).
-    assert Interaction.objects.filter(message=block, kind="view").count() == 2
+    # Seen on the desktop (twice: the link led to another page with #offer) and once on the phone.
+    assert Interaction.objects.filter(message=block, kind="view").count() == 3
+    assert Interaction.objects.filter(message=block, kind="click").count() == 1
 
 
 def test_after_n_seconds_for_an_audience_member_only_and_after_an_unanswered_event():
