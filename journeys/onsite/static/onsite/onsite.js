@@ -103,6 +103,7 @@
     "button,input,a{font-size:1rem}",
     ".cta,.submit{display:inline-block;background:#6b4fbb;color:#fff;border:0;border-radius:8px;padding:10px 16px;",
     "text-decoration:none;cursor:pointer}",
+    "form+.cta{margin-top:12px}",
     ":focus-visible{outline:3px solid #ffb000;outline-offset:2px}",
     "label{display:block;margin:0 0 8px}",
     "input[type=email],input[type=tel]{display:block;width:100%;padding:9px;border:1px solid #999;border-radius:6px;margin-top:4px}",
