@@ -19,10 +19,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from liquid import Environment
 from liquid.exceptions import LiquidError
@@ -225,41 +226,76 @@ def messages_cache_clear() -> None:
 
 def visitor_resolve(*, source: Source, context: PageContext) -> Visitor_:
     """Who is asking: a signed user id, else the browser's anonymous id; unsigned user ids are ignored.
-    Two queries: the identities, then the profile with whether it is known (email, phone, user id)."""
+    One query (this runs on every page view of the shop)."""
     user_id = (
         context.user_id
         if user_id_verified(source=source, user_id=context.user_id, signature=context.user_id_signature)
         else ""
     )
-    wanted = Q(pk__in=[])
-    if user_id:
-        wanted |= Q(kind=IdentityKind.USER_ID, value=user_id)
-    if context.anonymous_id:
-        wanted |= Q(kind=IdentityKind.ANONYMOUS_ID, value=context.anonymous_id)
-    found = (
-        dict(Identity.objects.filter(wanted).values_list("kind", "profile_id"))
-        if (user_id or context.anonymous_id)
-        else {}
-    )
-    profile_id = found.get(IdentityKind.USER_ID) or found.get(IdentityKind.ANONYMOUS_ID)
-    profile = None
-    if profile_id:
-        profile = (
-            Profile.objects.filter(pk=profile_id)
-            .annotate(
-                known_identity=Exists(
-                    Identity.objects.filter(
-                        profile=OuterRef("pk"),
-                        kind__in=(IdentityKind.USER_ID, IdentityKind.EMAIL, IdentityKind.PHONE),
-                    )
-                )
-            )
-            .first()
-        )
-    known = bool(profile is not None and profile.known_identity)
+    profile, known = _profile_of(user_id=user_id, anonymous_id=context.anonymous_id)
     key = user_id or context.anonymous_id
     return Visitor_(profile=profile, personal=profile is not None, known=known, key=key,
                     identities={"anonymousId": context.anonymous_id, **({"userId": user_id} if user_id else {})})  # fmt: skip
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _profile_of(*, user_id: str, anonymous_id: str) -> tuple[Profile | None, bool]:
+    """The profile of the signed user id, else of the anonymous id, and whether it is known (a user
+    id, email or phone), in one round trip: the instance carries what rendering and recording need."""
+    if not user_id and not anonymous_id:
+        return None, False
+    identity, profile = Identity._meta.db_table, Profile._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT p.id, p.traits, p.tags, p.locale, p.timezone, p.country,
+                   EXISTS (SELECT 1 FROM {identity} k
+                           WHERE k.profile_id = p.id AND k.kind IN (%(u)s, %(e)s, %(ph)s)) AS known
+            FROM {identity} i JOIN {profile} p ON p.id = i.profile_id
+            WHERE (i.kind = %(u)s AND i.value = %(user_id)s) OR (i.kind = %(a)s AND i.value = %(anonymous_id)s)
+            ORDER BY (i.kind = %(u)s) DESC, i.id
+            LIMIT 1
+            """,
+            {
+                "u": IdentityKind.USER_ID.value, "e": IdentityKind.EMAIL.value, "ph": IdentityKind.PHONE.value,
+                "a": IdentityKind.ANONYMOUS_ID.value, "user_id": user_id or None, "anonymous_id": anonymous_id or None,
+            },
+        )  # fmt: skip
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    pk, traits, tags, locale, zone, country, known = row
+    found = Profile(
+        pk=pk, traits=_json(traits), tags=_json(tags), locale=locale, timezone=zone, country=country
+    )
+    found._state.adding, found._state.db = False, "default"
+    return found, bool(known)
+
+
+def _memberships_and_computed_tags(
+    *, profile_id: int, audience_ids: list[int], with_tags: bool
+) -> tuple[set[int], set[str]]:
+    """The audiences (of those asked) the profile is in, and its computed tags: one round trip."""
+    membership, computed = AudienceMembership._meta.db_table, ComputedTag._meta.db_table
+    parts, params = [], []
+    if audience_ids:
+        parts.append(
+            f"SELECT 'a', audience_id::text FROM {membership} "
+            "WHERE profile_id = %s AND audience_id = ANY(%s) AND exited_at IS NULL"
+        )
+        params += [profile_id, audience_ids]
+    if with_tags:
+        parts.append(f"SELECT 't', name FROM {computed} WHERE profile_id = %s")
+        params.append(profile_id)
+    if not parts:
+        return set(), set()
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    return {int(v) for k, v in rows if k == "a"}, {v for k, v in rows if k == "t"}
 
 
 def _bucket(message_id: int, key: str, salt: str) -> int:
@@ -420,21 +456,16 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
         for h in history
     )
     member_of: set[int] = set()
-    if visitor.profile is not None:
-        wanted = [m.audience_id for m in candidates if m.audience_id]
-        if wanted:
-            member_of = set(
-                AudienceMembership.objects.filter(
-                    profile=visitor.profile, audience_id__in=wanted, exited_at__isnull=True
-                ).values_list("audience_id", flat=True)
-            )
     tags: set[str] = set()
     if visitor.profile is not None:
-        tags = set(visitor.profile.tags or [])
-        if any(m.required_tags for m in candidates):
-            # The computed tags (coupon_sensitivity:high, favourite_category:…, lifecycle:…) as well
-            # as the ones set by hand or by journeys.
-            tags |= set(ComputedTag.objects.filter(profile=visitor.profile).values_list("name", flat=True))
+        # The computed tags (coupon_sensitivity:high, favourite_category:…, lifecycle:…) count as
+        # well as the ones set by hand or by journeys.
+        member_of, tags = _memberships_and_computed_tags(
+            profile_id=visitor.profile.pk,
+            audience_ids=[m.audience_id for m in candidates if m.audience_id],
+            with_tags=any(m.required_tags for m in candidates),
+        )
+        tags |= set(visitor.profile.tags or [])
     eligible: list[Message] = []
     for message in candidates:
         if context.preview is None:
