@@ -496,9 +496,9 @@ def _markdown(args: argparse.Namespace, report: str) -> str:
         "the server answered. Absolute figures depend on the machine and on what else runs on it (the "
         "1-minute load average is printed: above the core count, every figure is inflated, the baseline's "
         "too); the ratios to the baseline measured in the same run are the comparable figures. Per "
-        "request, decide makes five queries (identities; the profile and whether it is known; the "
-        "visitor's interactions; audience memberships and computed tags, only when a candidate message "
-        "needs them) on top of an in-process cache of the site's active messages with their parsed "
+        "request, decide makes three round trips to PostgreSQL (the visitor: identities, profile and whether "
+        "it is known, in one query; the visitor's interactions; audience memberships and computed tags in "
+        "one, only when a candidate message needs them) on top of an in-process cache of the site's active messages with their parsed "
         "templates (5 s).\n"
     )
 
