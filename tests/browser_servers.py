@@ -116,20 +116,32 @@ def voyage_https() -> Iterator[Voyage]:
         tmp.cleanup()
 
 
+_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "application/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
 @contextmanager
-def shop(pages: dict[str, str]) -> Iterator[str]:
-    """A shop's site on plain HTTP: each path answers its HTML; yields the base URL (its origin)."""
+def shop(pages: dict[str, str], *, headers: dict[str, str] | None = None) -> Iterator[str]:
+    """A shop's site on plain HTTP: each path answers its HTML (or CSS/JS, by its suffix), with
+    `headers` on every answer (e.g. a Content-Security-Policy); yields the base URL (its origin)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            body = pages.get(self.path.split("?", 1)[0])
+            path = self.path.split("?", 1)[0]
+            body = pages.get(path)
             if body is None:
                 self.send_error(404)
                 return
             data = body.encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            suffix = path[path.rfind(".") :] if "." in path.rsplit("/", 1)[-1] else ""
+            self.send_header("Content-Type", _TYPES.get(suffix, "text/html; charset=utf-8"))
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

@@ -17,6 +17,7 @@ from journeys.onsite.models import Message, Status, Variant
 from journeys.onsite.selectors import message_results
 from journeys.onsite.services import message_validate, messages_cache_clear
 from journeys.onsite.views import preview_token
+from tracking.models import Source
 
 
 class MessageForm(forms.ModelForm):
@@ -85,6 +86,12 @@ class VariantInline(admin.StackedInline):
     def get_formset(self, request: HttpRequest, obj: Message | None = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)
         parent = obj
+        if parent is None and request.method == "POST":
+            # A new message: its arms are checked against the site chosen in the same form (links must
+            # be the shop's), before anything is saved.
+            raw = str(request.POST.get("source") or "")
+            source = Source.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+            parent = Message(source=source or Source(name="", allowed_origins=[]))
 
         class WithParent(formset):  # type: ignore[misc, valid-type]
             def _construct_form(self, i: int, **kw: Any) -> Any:
@@ -99,7 +106,7 @@ class VariantInline(admin.StackedInline):
 class MessageAdmin(admin.ModelAdmin):
     form = MessageForm
     inlines = [VariantInline]
-    list_display = ("name", "kind", "status", "trigger", "source", "audience", "priority", "updated_at")
+    list_display = ("name", "kind", "status", "trigger", "source", "audience")
     list_filter = ("status", "kind", "trigger")
     search_fields = ("name",)
     actions = ("pause", "resume")
@@ -168,24 +175,25 @@ class MessageAdmin(admin.ModelAdmin):
             return "Nobody has seen it yet."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     a.arm,
+                    a.impressions,
                     a.visitors,
                     a.closes,
                     a.clicks,
                     a.submits,
                     a.conversions,
-                    ", ".join(f"{v} {c}" for c, v in sorted(a.revenue.items())) or "–",
+                    ", ".join(f"{v:.2f} {c}" for c, v in sorted(a.revenue.items())) or "–",
                 )
                 for a in r.arms
             ),
         )
         return format_html(
-            '<table class="onsite-results"><thead><tr><th>arm</th><th>saw it (held out)</th><th>closed</th>'
-            "<th>clicked</th><th>submitted</th><th>converted</th><th>revenue</th></tr></thead>"
-            '<tbody>{}</tbody></table><p class="verdict">{}</p>',
+            '<div id="results"><table class="onsite-results"><thead><tr><th>arm</th><th>impressions</th>'
+            "<th>visitors (held out)</th><th>closed</th><th>clicked</th><th>submitted</th><th>converted</th>"
+            '<th>revenue</th></tr></thead><tbody>{}</tbody></table><p class="verdict">{}</p></div>',
             rows,
             r.verdict.sentence,
         )

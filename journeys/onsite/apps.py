@@ -8,5 +8,8 @@ class OnsiteConfig(AppConfig):
 
     def ready(self) -> None:
         from journeys.onsite import receivers
+        from journeys.onsite.reports import SECTION
+        from journeys.reports.more import campaign_section_register
 
         receivers.connect()
+        campaign_section_register(SECTION)

@@ -5,26 +5,32 @@ of those conversions per currency; the same significance test as the other campa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Min
+from django.db.models import Count, Min
+from django.utils import timezone
 
 from journeys.onsite.models import Interaction, InteractionKind, Message
 from journeys.reports.stats import Verdict, ab_verdict
-from tracking.models import Event
+from tracking.models import Event, Identity, IdentityKind
 
 
 @dataclass
 class ArmResult:
     arm: str
+    impressions: int = 0  # views in all (a visitor may see it more than once)
     visitors: int = 0  # saw it (or, for the holdout, were held out)
     closes: int = 0
     clicks: int = 0
     submits: int = 0
     conversions: int = 0
     revenue: dict[str, Decimal] = field(default_factory=dict)  # per currency, never added across
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return self.conversions / self.visitors if self.visitors else None
 
 
 @dataclass
@@ -38,12 +44,35 @@ def _visitor(row: dict[str, Any]) -> str:
     return f"p{row['profile_id']}" if row["profile_id"] else f"a{row['anonymous_id']}"
 
 
-def message_results(*, message: Message) -> MessageResults:
-    rows = list(
-        Interaction.objects.filter(message=message)
-        .values("arm", "kind", "profile_id", "anonymous_id")
-        .annotate(first=Min("at"))
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def message_results(
+    *, message: Message, start: date | None = None, end: date | None = None
+) -> MessageResults:
+    """Per arm; `start`/`end` (inclusive days, the workspace's zone) limit the interactions counted."""
+    interactions = Interaction.objects.filter(message=message)
+    if start:
+        interactions = interactions.filter(at__gte=_day_start(start))
+    if end:
+        interactions = interactions.filter(at__lt=_day_start(end + timedelta(days=1)))
+    views = dict(
+        interactions.filter(kind=InteractionKind.VIEW).values_list("arm").annotate(n=Count("id")).order_by()
     )
+    rows = list(interactions.values("arm", "kind", "profile_id", "anonymous_id").annotate(first=Min("at")))
+    # A browser's first view may come before its anonymous id had a profile: count it as the person
+    # it now belongs to, so one visitor is one visitor and a later conversion is theirs.
+    unresolved = {r["anonymous_id"] for r in rows if not r["profile_id"] and r["anonymous_id"]}
+    if unresolved:
+        resolved = dict(
+            Identity.objects.filter(kind=IdentityKind.ANONYMOUS_ID, value__in=unresolved).values_list(
+                "value", "profile_id"
+            )
+        )
+        for row in rows:
+            if not row["profile_id"]:
+                row["profile_id"] = resolved.get(row["anonymous_id"])
     by_arm: dict[str, ArmResult] = {}
     exposed: dict[str, dict[str, Any]] = {}  # visitor -> {arm, first, profile_id}
     seen_kind: dict[tuple[str, str], set[str]] = {}
@@ -87,6 +116,8 @@ def message_results(*, message: Message) -> MessageResults:
                 currency = str((props or {}).get("currency") or "?").upper()
                 if amount:
                     arm.revenue[currency] = arm.revenue.get(currency, Decimal(0)) + amount
+    for arm in by_arm.values():
+        arm.impressions = views.get(arm.arm, 0)
     arms = sorted(by_arm.values(), key=lambda a: (a.arm == "holdout", a.arm))
     metric = (
         "conversion"

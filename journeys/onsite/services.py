@@ -19,15 +19,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
-from audiences.models import AudienceMembership
+from audiences.models import AudienceMembership, ComputedTag
 from channels.rendering import render_context
 from journeys.onsite.models import (
     POPUP_KINDS,
@@ -224,34 +225,77 @@ def messages_cache_clear() -> None:
 
 
 def visitor_resolve(*, source: Source, context: PageContext) -> Visitor_:
-    """Who is asking: a signed user id, else the browser's anonymous id; unsigned user ids are ignored."""
+    """Who is asking: a signed user id, else the browser's anonymous id; unsigned user ids are ignored.
+    One query (this runs on every page view of the shop)."""
     user_id = (
         context.user_id
         if user_id_verified(source=source, user_id=context.user_id, signature=context.user_id_signature)
         else ""
     )
-    profile_id = None
-    if user_id:
-        profile_id = (
-            Identity.objects.filter(kind=IdentityKind.USER_ID, value=user_id)
-            .values_list("profile_id", flat=True)
-            .first()
-        )
-    if profile_id is None and context.anonymous_id:
-        profile_id = (
-            Identity.objects.filter(kind=IdentityKind.ANONYMOUS_ID, value=context.anonymous_id)
-            .values_list("profile_id", flat=True)
-            .first()
-        )
-    profile = Profile.objects.filter(pk=profile_id).first() if profile_id else None
-    known = False
-    if profile is not None:
-        known = Identity.objects.filter(
-            profile=profile, kind__in=(IdentityKind.USER_ID, IdentityKind.EMAIL, IdentityKind.PHONE)
-        ).exists()
+    profile, known = _profile_of(user_id=user_id, anonymous_id=context.anonymous_id)
     key = user_id or context.anonymous_id
     return Visitor_(profile=profile, personal=profile is not None, known=known, key=key,
                     identities={"anonymousId": context.anonymous_id, **({"userId": user_id} if user_id else {})})  # fmt: skip
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _profile_of(*, user_id: str, anonymous_id: str) -> tuple[Profile | None, bool]:
+    """The profile of the signed user id, else of the anonymous id, and whether it is known (a user
+    id, email or phone), in one round trip: the instance carries what rendering and recording need."""
+    if not user_id and not anonymous_id:
+        return None, False
+    identity, profile = Identity._meta.db_table, Profile._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT p.id, p.traits, p.tags, p.locale, p.timezone, p.country,
+                   EXISTS (SELECT 1 FROM {identity} k
+                           WHERE k.profile_id = p.id AND k.kind IN (%(u)s, %(e)s, %(ph)s)) AS known
+            FROM {identity} i JOIN {profile} p ON p.id = i.profile_id
+            WHERE (i.kind = %(u)s AND i.value = %(user_id)s) OR (i.kind = %(a)s AND i.value = %(anonymous_id)s)
+            ORDER BY (i.kind = %(u)s) DESC, i.id
+            LIMIT 1
+            """,
+            {
+                "u": IdentityKind.USER_ID.value, "e": IdentityKind.EMAIL.value, "ph": IdentityKind.PHONE.value,
+                "a": IdentityKind.ANONYMOUS_ID.value, "user_id": user_id or None, "anonymous_id": anonymous_id or None,
+            },
+        )  # fmt: skip
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    pk, traits, tags, locale, zone, country, known = row
+    found = Profile(
+        pk=pk, traits=_json(traits), tags=_json(tags), locale=locale, timezone=zone, country=country
+    )
+    found._state.adding, found._state.db = False, "default"
+    return found, bool(known)
+
+
+def _memberships_and_computed_tags(
+    *, profile_id: int, audience_ids: list[int], with_tags: bool
+) -> tuple[set[int], set[str]]:
+    """The audiences (of those asked) the profile is in, and its computed tags: one round trip."""
+    membership, computed = AudienceMembership._meta.db_table, ComputedTag._meta.db_table
+    parts, params = [], []
+    if audience_ids:
+        parts.append(
+            f"SELECT 'a', audience_id::text FROM {membership} "
+            "WHERE profile_id = %s AND audience_id = ANY(%s) AND exited_at IS NULL"
+        )
+        params += [profile_id, audience_ids]
+    if with_tags:
+        parts.append(f"SELECT 't', name FROM {computed} WHERE profile_id = %s")
+        params.append(profile_id)
+    if not parts:
+        return set(), set()
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    return {int(v) for k, v in rows if k == "a"}, {v for k, v in rows if k == "t"}
 
 
 def _bucket(message_id: int, key: str, salt: str) -> int:
@@ -328,23 +372,62 @@ def _variant_pick(message: Message, key: str, locale: str) -> Variant | None:
     return next(iter(in_arm.values()))
 
 
-def _render(variant: Variant, *, message: Message, visitor: Visitor_) -> dict[str, str]:
+_FIELDS = ("headline", "body", "cta_label", "cta_url", "coupon_code", "submit_label", "success_text")
+
+
+def _compiled(variant: Variant, name: str) -> Any:
+    """The field's parsed template, kept on the (cached) variant: parsing is most of a render's cost."""
+    cache: dict[str, Any] = variant.__dict__.setdefault("_onsite_compiled", {})
+    if name not in cache:
+        text = getattr(variant, name) or ""
+        try:
+            cache[name] = _text_env.from_string(text) if "{" in text else text
+        except LiquidError:
+            cache[name] = ""  # saved before validation existed: shows nothing rather than a broken box
+    return cache[name]
+
+
+def render_context_for(visitor: Visitor_) -> dict[str, Any]:
     # Unsigned visitors get content rendered against an empty profile: nothing personal leaks.
     profile = visitor.profile if visitor.personal and visitor.profile is not None else Profile()
-    context = render_context(profile=profile, data={}, links={})
-    context["coupon"] = variant.coupon_code
+    return render_context(profile=profile, data={}, links={})
+
+
+def _render(variant: Variant, *, message: Message, context: dict[str, Any]) -> dict[str, str]:
+    context = {**context, "coupon": variant.coupon_code}
     out: dict[str, str] = {}
-    for name in ("headline", "body", "cta_label", "cta_url", "coupon_code", "submit_label", "success_text"):
-        source_text = getattr(variant, name) or ""
+    for name in _FIELDS:
+        template = _compiled(variant, name)
+        if isinstance(template, str):
+            out[name] = template
+            continue
         try:
-            out[name] = (
-                _text_env.from_string(source_text).render(**context) if "{" in source_text else source_text
-            )
+            out[name] = template.render(**context)
         except Exception:  # a template that breaks on odd data shows nothing rather than a broken box
             out[name] = ""
     if out["cta_url"] and not _url_allowed(out["cta_url"], source=message.source):
         out["cta_url"] = ""
     out["image_url"] = variant.image_url if variant.image_url.startswith("https://") else ""
+    return out
+
+
+def _one_per_place(messages: list[Message]) -> list[Message]:
+    """What one page view can show: a few pop-ups (each with its own trigger; the snippet shows the
+    first that fires, at most one), one bar per edge, one block per selector; highest priority first."""
+    out: list[Message] = []
+    popups = 0
+    places: set[str] = set()
+    for message in messages:
+        if message.kind in POPUP_KINDS:
+            if popups >= settings.ONSITE_POPUPS_PER_PAGE:
+                continue
+            popups += 1
+        else:
+            place = message.embed_selector if message.kind == Kind.EMBEDDED else message.kind
+            if place in places:
+                continue
+            places.add(place)
+        out.append(message)
     return out
 
 
@@ -373,17 +456,17 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
         for h in history
     )
     member_of: set[int] = set()
+    tags: set[str] = set()
     if visitor.profile is not None:
-        wanted = [m.audience_id for m in candidates if m.audience_id]
-        if wanted:
-            member_of = set(
-                AudienceMembership.objects.filter(
-                    profile=visitor.profile, audience_id__in=wanted, exited_at__isnull=True
-                ).values_list("audience_id", flat=True)
-            )
-    tags = set(visitor.profile.tags or []) if visitor.profile is not None else set()
-    out: list[dict[str, Any]] = []
-    held: list[Interaction] = []
+        # The computed tags (coupon_sensitivity:high, favourite_category:…, lifecycle:…) count as
+        # well as the ones set by hand or by journeys.
+        member_of, tags = _memberships_and_computed_tags(
+            profile_id=visitor.profile.pk,
+            audience_ids=[m.audience_id for m in candidates if m.audience_id],
+            with_tags=any(m.required_tags for m in candidates),
+        )
+        tags |= set(visitor.profile.tags or [])
+    eligible: list[Message] = []
     for message in candidates:
         if context.preview is None:
             if not _page_ok(message, context):
@@ -400,6 +483,12 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
                 continue
             if message.kind in POPUP_KINDS and recent_popup:
                 continue
+        eligible.append(message)
+    chosen: list[tuple[Message, Variant]] = []
+    held: list[Interaction] = []
+    # The places are taken before the holdout: a held-out visitor sees nothing where the message
+    # would have been (and is counted only for messages they would have been shown).
+    for message in _one_per_place(eligible):
         variant = _variant_pick(message, visitor.key, context.locale)
         if variant is None:
             continue
@@ -422,13 +511,15 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
                     )  # fmt: skip
                 )
             continue
-        out.append(_payload(message, variant, visitor=visitor))
+        chosen.append((message, variant))
+    context_ = render_context_for(visitor)
+    out = [_payload(m, v, context=context_) for m, v in chosen]
     if held:
         Interaction.objects.bulk_create(held)
     return out
 
 
-def _payload(message: Message, variant: Variant, *, visitor: Visitor_) -> dict[str, Any]:
+def _payload(message: Message, variant: Variant, *, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": message.pk,
         "arm": variant.arm,
@@ -444,7 +535,7 @@ def _payload(message: Message, variant: Variant, *, visitor: Visitor_) -> dict[s
             "unless": message.trigger_unless_event,
             "waitMinutes": message.trigger_wait_minutes,
         },
-        "content": _render(variant, message=message, visitor=visitor),
+        "content": _render(variant, message=message, context=context),
         "form": {
             "email": message.form_email,
             "phone": message.form_phone,
@@ -496,6 +587,14 @@ def _track(
     ingest_messages([message], source=source)
 
 
+def _arm_checked(message: Message, arm: str) -> str:
+    """Results are counted per arm: an arm the message does not have would invent one."""
+    arms = {v.arm for v in message.variants.all()}
+    if arm not in arms:
+        raise ValidationError({"arm": [f"not an arm of this message ({', '.join(sorted(arms))})"]})
+    return arm
+
+
 @transaction.atomic
 def interaction_record(
     *, source: Source, context: PageContext, message_id: int, arm: str, kind: str
@@ -506,6 +605,7 @@ def interaction_record(
     message = Message.objects.filter(pk=message_id, source=source).first()
     if message is None:
         raise ValidationError({"messageId": ["no such message on this site"]})
+    arm = _arm_checked(message, arm)
     visitor = visitor_resolve(source=source, context=context)
     interaction = Interaction.objects.create(
         message=message, arm=arm[:16], kind=kind, profile=visitor.profile, anonymous_id=context.anonymous_id,
@@ -534,6 +634,7 @@ def form_submit(
         raise ValidationError({"messageId": ["no such message on this site"]})
     if not context.anonymous_id:
         raise ValidationError({"anonymousId": ["required"]})
+    arm = _arm_checked(message, arm)
     errors: dict[str, list[str]] = {}
     clean_email = clean_phone = ""
     if message.form_email:

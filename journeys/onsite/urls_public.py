@@ -9,4 +9,7 @@ urlpatterns = [
     path("submit", views.submit, name="onsite-submit"),
 ]
 # … and the snippet under /onsite/.
-snippet_urlpatterns = [path("<str:version>/onsite.js", views.snippet, name="onsite-snippet")]
+snippet_urlpatterns = [
+    path("<str:version>/onsite.js", views.snippet, name="onsite-snippet"),
+    path("demo/shop/", views.demo_shop, name="onsite-demo-shop"),
+]

@@ -5,7 +5,9 @@ Bodies are sent as text/plain JSON so that a browser needs no preflight: one rou
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,13 @@ import orjson
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.ratelimit import rate_take
 from journeys.onsite.services import PageContext, form_submit, interaction_record, messages_decide
 from tracking.models import Source
 from tracking.origins import HOW_TO_ALLOW, source_origin_allowed
@@ -43,7 +48,41 @@ def _str(body: dict[str, Any], key: str, limit: int = 255) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _parse(request: HttpRequest) -> tuple[Source, dict[str, Any], PageContext] | HttpResponse:
+def client_address(request: HttpRequest) -> str:
+    """The visitor's address: the connection's, or the last entry of the trusted proxy's header."""
+    header = settings.ONSITE_CLIENT_IP_HEADER
+    if header:
+        forwarded = request.headers.get(header, "")
+        if forwarded.strip():
+            return forwarded.split(",")[-1].strip()[:64]
+    return str(request.META.get("REMOTE_ADDR", ""))[:64]
+
+
+def _limited(request: HttpRequest, *, source: Source, submit: bool) -> HttpResponse | None:
+    """429 with Retry-After past the per-address budget. Fails open: the limit protects us from
+    floods, and losing its counter must not hide the shop's messages."""
+    if submit:
+        rate, burst, bucket = settings.ONSITE_SUBMIT_RATE_PER_IP, settings.ONSITE_SUBMIT_BURST, "submit"
+    else:
+        rate, burst, bucket = settings.ONSITE_RATE_PER_IP, settings.ONSITE_RATE_BURST, "page"
+    grant = rate_take(
+        key=f"onsite:{bucket}:{source.pk}:{client_address(request)}",
+        wanted=1,
+        rate=rate,
+        burst=burst,
+        partial=False,
+        fail_open=True,
+    )
+    if grant.granted:
+        return None
+    response = _error(429, f"too many requests from this address; retry in {math.ceil(grant.wait)} s")
+    response["Retry-After"] = str(max(1, math.ceil(grant.wait)))
+    return response
+
+
+def _parse(
+    request: HttpRequest, *, submit: bool = False
+) -> tuple[Source, dict[str, Any], PageContext] | HttpResponse:
     if len(request.body) > MAX_BODY:
         return _error(400, f"body: larger than {MAX_BODY} bytes")
     try:
@@ -58,6 +97,9 @@ def _parse(request: HttpRequest) -> tuple[Source, dict[str, Any], PageContext] |
     origin = request.headers.get("Origin")
     if origin and not source_origin_allowed(source=source, origin=origin):
         return _error(403, f"origin {origin!r} is not allowed for source {source.name!r}: {HOW_TO_ALLOW}")
+    limited = _limited(request, source=source, submit=submit)
+    if limited is not None:
+        return limited
     anonymous_id = _str(body, "anonymousId")
     if not anonymous_id:
         return _error(400, {"anonymousId": ["required"]})
@@ -131,7 +173,7 @@ def interaction(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def submit(request: HttpRequest) -> HttpResponse:
-    parsed = _parse(request)
+    parsed = _parse(request, submit=True)
     if isinstance(parsed, HttpResponse):
         return parsed
     source, body, context = parsed
@@ -152,24 +194,50 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 
 @cache
-def _snippet() -> tuple[bytes, str]:
+def snippet_bytes() -> tuple[bytes, bytes, str]:
+    """The snippet as written, gzip'd once (mtime 0: the same bytes every start), and its ETag."""
     raw = SNIPPET.read_bytes()
-    return raw, f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
+    return raw, gzip.compress(raw, compresslevel=9, mtime=0), f'"{hashlib.sha256(raw).hexdigest()[:20]}"'
 
 
 @require_GET
 def snippet(request: HttpRequest, version: str) -> HttpResponse:
-    """The one script a shop adds; its URL carries the version, so it is cached for a day."""
-    raw, etag = _snippet()
+    """The one script a shop adds; its URL carries the version, so it is cached for a day (and
+    revalidated by ETag), and a new major version is a new URL."""
+    raw, packed, etag = snippet_bytes()
     if version != settings.ONSITE_SNIPPET_VERSION:
         return HttpResponse(status=404)
     response: HttpResponse
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponseNotModified()
+    elif "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = HttpResponse(packed, content_type="application/javascript; charset=utf-8")
+        response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(raw, content_type="application/javascript; charset=utf-8")
+    response["Vary"] = "Accept-Encoding"
     response["Cache-Control"] = "public, max-age=86400"
     response["ETag"] = etag
     response["X-Content-Type-Options"] = "nosniff"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
+
+
+DEMO_PRODUCTS = [("Cast-iron teapot", "39.00"), ("Glass teapot", "24.50"), ("Sencha, 100 g", "9.90"),
+                 ("Tea cups, set of 4", "19.00")]  # fmt: skip
+
+
+@require_GET
+def demo_shop(request: HttpRequest) -> HttpResponse:
+    """The demo's shop page (make demo): the snippet on a page, with the demo store's web source."""
+    if not (settings.DEBUG or settings.ONSITE_DEMO_SHOP):
+        raise Http404("the demo shop page is off (DEBUG or ONSITE_DEMO_SHOP)")
+    source = Source.objects.filter(name="web", enabled=True).first()
+    if source is None:
+        raise Http404("no demo source: run manage.py load_demo")
+    snippet_url = reverse("onsite-snippet", args=[settings.ONSITE_SNIPPET_VERSION])
+    return render(
+        request,
+        "onsite/demo_shop.html",
+        {"snippet_url": snippet_url, "write_key": source.write_key, "products": DEMO_PRODUCTS},
+    )

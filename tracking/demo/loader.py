@@ -36,7 +36,7 @@ from tracking.services.profiles import consent_set, profile_erase
 
 SOURCES = ("web", "ios", "amazon")
 # Each may offer <app>.demo.load_demo(*, stdout); in this order (reports last: they sum what the others did).
-UPPER_FLOORS = ("audiences", "channels", "journeys", "journeys.reports")
+UPPER_FLOORS = ("audiences", "channels", "journeys", "journeys.onsite", "journeys.reports")
 DEMO_USERS = (
     ("admin", None),
     ("operator", "operator"),

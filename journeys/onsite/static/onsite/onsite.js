@@ -37,7 +37,7 @@
   function store(k, v) { safe(function () { ss.setItem(k, JSON.stringify(v)); }); }
   function load(k) { return safe(function () { return JSON.parse(ss.getItem(k)); }); }
 
-  var anonymousId = page.anonymousId || ajs("ajs_anonymous_id");
+  var anonymousId = page.anonymousId || script.getAttribute("data-anonymous-id") || ajs("ajs_anonymous_id");
   if (!anonymousId) {
     anonymousId = rid();
     // Kept where analytics.js looks, so it adopts the same id if it loads later.
@@ -93,7 +93,7 @@
     "box-shadow:0 10px 40px rgba(0,0,0,.25);max-height:calc(100vh - 32px);overflow:auto}",
     ".bar .box{max-width:none;border-radius:0;padding:12px 48px 12px 16px;display:flex;gap:12px;align-items:center;flex-wrap:wrap}",
     ".embed .box{box-shadow:none;border:1px solid #ddd;max-width:none}",
-    "h2{font-size:1.3rem;margin:0 0 8px;line-height:1.25}.bar h2{font-size:1rem;margin:0}",
+    "h2{font-size:1.3rem;margin:0 0 8px;line-height:1.25;padding-right:24px}.bar h2{font-size:1rem;margin:0}",
     "p{margin:0 0 12px;line-height:1.45}.bar p{margin:0}",
     "img{max-width:100%;border-radius:8px;margin-bottom:12px;display:block}",
     ".coupon{font-weight:700;letter-spacing:.08em;border:2px dashed #6b4fbb;padding:6px 10px;display:inline-block}",
@@ -103,11 +103,18 @@
     "button,input,a{font-size:1rem}",
     ".cta,.submit{display:inline-block;background:#6b4fbb;color:#fff;border:0;border-radius:8px;padding:10px 16px;",
     "text-decoration:none;cursor:pointer}",
+    "form+.cta{margin-top:12px}",
     ":focus-visible{outline:3px solid #ffb000;outline-offset:2px}",
     "label{display:block;margin:0 0 8px}",
     "input[type=email],input[type=tel]{display:block;width:100%;padding:9px;border:1px solid #999;border-radius:6px;margin-top:4px}",
     ".check{display:flex;gap:8px;align-items:flex-start}",
     ".error{color:#b00020;min-height:1.2em;margin:4px 0 8px}",
+    // Phones: pop-ups become a sheet along the bottom edge, full width, thumbs within reach.
+    "@media (max-width:600px){.backdrop{align-items:flex-end;padding:0}",
+    ".backdrop .box{max-width:100%;width:100%;border-radius:12px 12px 0 0;max-height:85vh}",
+    ".slide{left:0;right:0;bottom:0;max-width:none}.slide .box{border-radius:12px 12px 0 0;max-width:none}",
+    "h2{font-size:1.15rem}.cta,.submit{display:block;width:100%;text-align:center;padding:12px}",
+    "input[type=email],input[type=tel]{font-size:16px}}",
     "@media (prefers-reduced-motion:no-preference){.box{animation:vy-in .25s ease-out}}",
     "@keyframes vy-in{from{opacity:0;transform:translateY(12px)}to{opacity:1;transform:none}}"
   ].join("");
@@ -121,10 +128,14 @@
   }
 
   function show(m) {
+    if (m.shown) return;
     if (m.popup) {
       if (shownPopup) return;
       shownPopup = true;
     }
+    var target = m.kind === "embedded" ? document.querySelector(m.selector) : document.body;
+    if (!target) return; // the page has no such element: nothing shown, nothing counted
+    m.shown = true;
     var c = m.content;
     var host = document.createElement("voyage-onsite");
     host.setAttribute("data-message", String(m.id));
@@ -167,13 +178,7 @@
       box.appendChild(a);
     }
     root.appendChild(wrap);
-    if (m.kind === "embedded") {
-      var target = document.querySelector(m.selector);
-      if (!target) return;
-      target.appendChild(host);
-    } else {
-      document.body.appendChild(host);
-    }
+    target.appendChild(host);
     record(m, "view");
 
     function focusables() {
@@ -238,7 +243,7 @@
             return;
           }
           while (f.firstChild) f.removeChild(f.firstChild);
-          f.appendChild(el("p", { role: "status" }, c.success_text || "Thank you!"));
+          f.appendChild(el("p", { role: "status", tabindex: "-1" }, c.success_text || "Thank you!")).focus();
         })
         .catch(function () { err.textContent = "Could not send; please try again."; });
     });
@@ -276,12 +281,14 @@
   function watchEvent(m) {
     var t = m.trigger;
     function check() {
-      var hit = null, unless = false;
+      // The latest trigger event not yet answered by the "unless" event (e.g. a Product Added with
+      // no Checkout Started after it).
+      var hit = null;
       session.events.forEach(function (ev) {
         if (ev.name === t.event) hit = ev;
-        else if (hit && t.unless && ev.name === t.unless && ev.at >= hit.at) unless = true;
+        else if (hit && t.unless && ev.name === t.unless && ev.at >= hit.at) hit = null;
       });
-      if (!hit || unless) return;
+      if (!hit || m.shown) return;
       var wait = t.unless ? (t.waitMinutes || 0) * 60000 - (now() - hit.at) : 0;
       if (wait <= 0) return show(m);
       setTimeout(check, wait);
