@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from core.health import health_backlog_register, health_gauge_register, sql_scalar
 from core.setaside import set_aside_queue_register
 
@@ -69,6 +71,18 @@ def set_aside_register() -> None:
         release=_fold_release,
         wake=_fold_wake,
     )
+    set_aside_queue_register(
+        name="onsite_submissions",
+        title="On-site form submissions",
+        model="onsite.Submission",
+        wake=_submissions_wake,
+    )
+
+
+def _submissions_wake() -> None:
+    from journeys.onsite.services import submissions_apply
+
+    transaction.on_commit(submissions_apply)
 
 
 def health_register() -> None:

@@ -234,6 +234,11 @@ class Submission(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # When a pass last found no profile for it yet: those wait behind the ones never looked at, so
+    # submits whose identify never resolves cannot fill the head of the queue.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # Set when applying it failed on its own (core.setaside): the queue goes on without it.
+    set_aside_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

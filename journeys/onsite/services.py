@@ -23,13 +23,14 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
 from audiences.models import AudienceMembership, ComputedTag
 from channels.rendering import render_context
+from core.setaside import rows_handle
 from journeys.onsite.models import (
     POPUP_KINDS,
     Device,
@@ -676,29 +677,45 @@ def form_submit(
     return submission
 
 
+SUBMISSIONS_QUEUE = "onsite_submissions"
+
+
 def submissions_apply(*, limit: int = 500) -> int:
-    """Pending form submits whose visitor now has a profile: record each ticked consent."""
-    applied = 0
+    """Pending form submits whose visitor now has a profile: record each ticked consent.
+
+    Claimed with SKIP LOCKED, never looked-at ones first; one that fails on its own is set aside
+    (core.setaside) and the others are applied."""
     with transaction.atomic():
-        pending = list(
+        ids = list(
             Submission.objects.select_for_update(skip_locked=True)
-            .filter(status=SubmissionStatus.PENDING)
-            .select_related("message")
-            .order_by("id")[:limit]
+            .filter(status=SubmissionStatus.PENDING, set_aside_at__isnull=True)
+            .order_by(F("checked_at").asc(nulls_first=True), "id")
+            .values_list("id", flat=True)[:limit]
         )
-        for submission in pending:
-            lookup = {"email": submission.email} if submission.email else {"phone": submission.phone}
-            profile = profiles_lookup(anonymous_id=submission.anonymous_id, **lookup).first()
-            if profile is None:
-                continue  # its identify is not processed yet; the next pass takes it
-            for c in submission.consents:
-                consent_set(
-                    profile=profile, channel=c["channel"], topic=c["topic"], granted=True, method=CONSENT_METHOD,
-                    detail=f"on-site message {submission.message_id} ({submission.message.name})",
-                )  # fmt: skip
-            submission.status, submission.profile, submission.applied_at = (
-                SubmissionStatus.APPLIED, profile, timezone.now()
+        if not ids:
+            return 0
+        return sum(rows_handle(queue=SUBMISSIONS_QUEUE, items=ids, handle=_submissions_apply_ids))
+
+
+def _submissions_apply_ids(ids: list[int]) -> int:
+    applied = 0
+    waiting: list[int] = []
+    for submission in Submission.objects.filter(pk__in=ids).select_related("message").order_by("id"):
+        lookup = {"email": submission.email} if submission.email else {"phone": submission.phone}
+        profile = profiles_lookup(anonymous_id=submission.anonymous_id, **lookup).first()
+        if profile is None:
+            waiting.append(submission.pk)  # its identify is not processed yet; a later pass takes it
+            continue
+        for c in submission.consents:
+            consent_set(
+                profile=profile, channel=c["channel"], topic=c["topic"], granted=True, method=CONSENT_METHOD,
+                detail=f"on-site message {submission.message_id} ({submission.message.name})",
             )  # fmt: skip
-            submission.save(update_fields=["status", "profile", "applied_at"])
-            applied += 1
+        submission.status, submission.profile, submission.applied_at = (
+            SubmissionStatus.APPLIED, profile, timezone.now()
+        )  # fmt: skip
+        submission.save(update_fields=["status", "profile", "applied_at"])
+        applied += 1
+    if waiting:
+        Submission.objects.filter(pk__in=waiting).update(checked_at=timezone.now())
     return applied
