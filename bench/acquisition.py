@@ -36,7 +36,7 @@ from pathlib import Path
 import psycopg
 
 from bench.db import bench_db_prepare, bench_db_url, bench_env, django_setup
-from bench.machine import machine_describe
+from bench.machine import machine_describe, timed_median
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "voyage_bench_acquisition"
@@ -157,15 +157,6 @@ def _generate(profiles: int, touches: int, orders: int) -> None:
     _sql("SELECT setval(pg_get_serial_sequence('analytics_partner', 'id'), 1)")
 
 
-def _timed(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
 def _plain(figures) -> list:
     rows = sorted(figures.rows, key=lambda r: (r.day or date.min, r.channel, r.campaign, r.creative))
     return [r.as_dict() for r in rows] + [figures.total.as_dict(), figures.missing_messages]
@@ -282,8 +273,8 @@ def main(argv: list[str] | None = None) -> None:
         ("last 30 days", END - timedelta(days=29)),
         ("two years", END - timedelta(days=DAYS - 1)),
     ):
-        fast, served = _timed(lambda s=start: _page("rollup", s, END), 5)
-        slow, raw = _timed(lambda s=start: _page("raw", s, END), args.raw_runs)
+        fast, served = timed_median(lambda s=start: _page("rollup", s, END), 5)
+        slow, raw = timed_median(lambda s=start: _page("raw", s, END), args.raw_runs)
         same = all(_plain(a) == _plain(b) for a, b in zip(served, raw, strict=True))
         say(f"  page, {label:<13} rollup {fast:7.3f} s (median of 5), raw {slow:7.3f} s "
             f"(median of {args.raw_runs}); raw / rollup {slow / fast:6.1f} x; figures equal: {same}")  # fmt: skip

@@ -25,8 +25,6 @@ In the same run it times, each against a baseline answering the same question:
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +32,7 @@ from pathlib import Path
 import psycopg
 
 from bench.db import bench_db_prepare, bench_db_url, bench_env, django_setup
-from bench.machine import machine_describe
+from bench.machine import load_average, machine_describe, timed_median
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "voyage_bench_analytics"
@@ -63,20 +61,6 @@ def _sql(statement: str, params: list | dict | None = None):
     with connection.cursor() as cur:
         cur.execute(statement, params)
         return cur.fetchall() if cur.description else None
-
-
-def _timed(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 # --- data --------------------------------------------------------------------------------------------
@@ -315,7 +299,7 @@ def main() -> None:
     machine = machine_describe({"postgres": str(pg)})
     print("Behaviour analytics benchmark")
     print(machine)
-    load_start = _load()
+    load_start = load_average()
     have = _sql("SELECT count(*) FROM tracking_profile")[0][0]
     if args.keep and have == n:
         print("  reusing generated rows")
@@ -334,14 +318,14 @@ def main() -> None:
 
     # Funnel.
     defn = funnels.funnel_parse(_funnel_definition())
-    ours_t, ours = _timed(lambda: funnels.funnel_compute(definition=defn), args.runs)
-    hand_t, hand = _timed(_funnel_hand, args.runs)
+    ours_t, ours = timed_median(lambda: funnels.funnel_compute(definition=defn), args.runs)
+    hand_t, hand = timed_median(_funnel_hand, args.runs)
     same = _funnel_ours(ours) == hand
     say(
         f"| funnel, 3 steps, 7-day window, 30 days, by country | {ours_t:.2f} s | {hand_t:.2f} s hand-written SQL | {ours_t / hand_t:.2f}× | {same} |"
     )
     lo = datetime.combine(FUNNEL_FROM, datetime.min.time(), tzinfo=UTC)
-    scan_t, scanned = _timed(
+    scan_t, scanned = timed_median(
         lambda: _sql(
             "SELECT count(*) FROM tracking_event WHERE name IN ('Product Viewed', 'Product Added', 'Order Completed') "
             "AND timestamp >= %s AND timestamp < %s AND profile_id IS NOT NULL",
@@ -353,8 +337,8 @@ def main() -> None:
     # Retention.
     rdefn = retention.retention_parse(_retention_definition())
     now = datetime.now(UTC)
-    r_t, r_ours = _timed(lambda: retention.retention_compute(definition=rdefn, now=now), args.runs)
-    rh_t, r_hand = _timed(_retention_hand, args.runs)
+    r_t, r_ours = timed_median(lambda: retention.retention_compute(definition=rdefn, now=now), args.runs)
+    rh_t, r_hand = timed_median(_retention_hand, args.runs)
     r_same = _retention_ours(r_ours) == r_hand
     say(
         f"| retention, 12 weekly cohorts × 12 weeks | {r_t:.2f} s | {rh_t:.2f} s hand-written SQL | {r_t / rh_t:.2f}× | {r_same} |"
@@ -381,8 +365,8 @@ def main() -> None:
         ("slots page, 28 days", lambda: slots.slots_rows_rollup(options=sl_opt), lambda: slots.slots_rows(options=sl_opt)),
         ("affinity page (products, same order), 90 days", lambda: affinity.affinity_rows_rollup(options=a_opt), lambda: affinity.affinity_rows(options=a_opt)),
     ):  # fmt: skip
-        fast_t, fast = _timed(fast_fn, 5)
-        raw_t, raw = _timed(raw_fn, 1)
+        fast_t, fast = timed_median(fast_fn, 5)
+        raw_t, raw = timed_median(raw_fn, 1)
         page_rows[label] = fast
         say(
             f"| {label} | {fast_t:.3f} s from rollups | {raw_t:.2f} s raw recompute | {fast_t / raw_t:.4f}× ({raw_t / fast_t:.0f}× faster) | {fast == raw} |"
@@ -412,7 +396,7 @@ def main() -> None:
     )
     zero = [r["keyword"] for r in page_rows["search keywords page, 28 days"] if "zero_results" in r["flags"]]
     say(f"Zero-result keywords flagged: {', '.join(zero)}.")
-    say(f"Load average at end: {_load()}.")
+    say(f"Load average at end: {load_average()}.")
     if args.write:
         _write(n, e, machine, lines)
 

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.db import bench_db_prepare, bench_db_url, bench_env, django_setup
-from bench.machine import machine_describe
+from bench.machine import load_average, machine_describe
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "voyage_bench_journeys"
@@ -115,10 +114,6 @@ def _analyze() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE tracking_profile, journeys_run, journeys_runstep, channels_message")
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _table_exists(cursor, name: str) -> bool:
@@ -249,7 +244,7 @@ def main() -> None:
 
     print("Journey engine benchmark")
     print(machine_describe({"profiles": f"{n:,}", "batch size": str(args.batch_size)}))
-    print(f"  load average at start {_load()}")
+    print(f"  load average at start {load_average()}")
     _setup(n)
     profile_ids = list(Profile.objects.order_by("pk").values_list("pk", flat=True)[:n])
     figures = {}
@@ -295,7 +290,7 @@ def main() -> None:
     print(
         f"Mautic reference (mautic#2870): 1,000,000 contacts in 2.5 days = {1_000_000 / (2.5 * 86400):.1f} contacts/s"
     )
-    print(f"load average at end {_load()}")
+    print(f"load average at end {load_average()}")
     checks = _check(journeys, n)
     print("\nchecks:", ", ".join(f"{k}: {v:,}" for k, v in checks.items()))
     ok = (

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def _cpu_model() -> str:
@@ -43,3 +49,20 @@ def machine_describe(extra: dict[str, str] | None = None) -> str:
     """One line per fact, ready to print above a benchmark's figures."""
     info = {**machine_info(), **(extra or {})}
     return "\n".join(f"  {key:<10} {value}" for key, value in info.items())
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed with a result: a busy machine's figures say so."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
+
+
+def timed_median(fn: Callable[[], T], runs: int) -> tuple[float, T]:
+    """The median wall time of `runs` calls of fn, and what the last call returned."""
+    times: list[float] = []
+    result = None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result  # type: ignore[return-value]

@@ -20,8 +20,6 @@ It times, in the same run:
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 import psycopg
 
 from bench.db import bench_db_prepare, bench_db_url, bench_env, django_setup
-from bench.machine import machine_describe
+from bench.machine import load_average, machine_describe, timed_median
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "voyage_bench_reports"
@@ -162,20 +160,6 @@ def _max_id(table: str) -> int:
         return cur.fetchone()[0]
 
 
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
-
-
-def _timed(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,7 +182,7 @@ def main() -> None:
 
     print("Campaign report benchmark")
     print(machine_describe({"postgres": connection.cursor().connection.info.server_version.__str__()}))
-    print(f"  load average at start     {_load()}")
+    print(f"  load average at start     {load_average()}")
     existing = Broadcast.objects.filter(name=f"Bench sale ({n:,} recipients)").first()
     if args.keep and existing:
         bid = existing.pk
@@ -233,8 +217,8 @@ def main() -> None:
     def report(source: str):
         return campaign_report(campaign=campaign, tz="local", bucket="day", ab_metric="click", source=source)
 
-    fast, from_rollups = _timed(lambda: report("rollups"), 5)
-    slow, from_raw = _timed(lambda: report("raw"), args.raw_runs)
+    fast, from_rollups = timed_median(lambda: report("rollups"), 5)
+    slow, from_raw = timed_median(lambda: report("raw"), args.raw_runs)
     same = from_rollups["total"] == from_raw["total"] and from_rollups["tables"] == from_raw["tables"]
     print(f"  report from rollups       {fast:7.3f} s (median of 5)")
     print(f"  report from raw rows      {slow:7.3f} s (median of {args.raw_runs})")
@@ -248,17 +232,17 @@ def main() -> None:
         "SELECT 1 + (i * 7919) %% %(n)s, 'opened', now(), '{}' FROM generate_series(1, 10000) i",
         {"n": n},
     )
-    live, with_fresh = _timed(lambda: report("rollups"), 3)
+    live, with_fresh = timed_median(lambda: report("rollups"), 3)
     assert with_fresh["total"]["opens_total"] == from_rollups["total"]["opens_total"] + 10_000
     started = time.perf_counter()
     stats = rollups_fold()
     fold_time = time.perf_counter() - started
-    after, folded = _timed(lambda: report("rollups"), 3)
+    after, folded = timed_median(lambda: report("rollups"), 3)
     print(f"  report with 10,000 rows not folded yet {live:7.3f} s (they are counted)")
     print(f"  fold of those rows        {fold_time:7.3f} s ({stats.rows:,} rows)")
     folded_same = folded["total"] == with_fresh["total"] and folded["tables"] == with_fresh["tables"]
     print(f"  report after the fold     {after:7.3f} s   figures equal to the live read: {folded_same}")
-    print(f"  load average at end       {_load()}")
+    print(f"  load average at end       {load_average()}")
     # Keep the generated rows as generated, for --keep (the next run rebuilds the rollups first).
     _sql("DELETE FROM channels_messageevent WHERE id > %s", [fresh_after])
     if not same:

@@ -29,19 +29,7 @@ from journeys.reports.selectors import (
 from tracking.analytics.money import viewer_locale
 
 LOGIN = reverse_lazy("admin:login")
-OVERVIEW_KEYS = (
-    "recipients",
-    "sent",
-    "delivered",
-    "open_rate",
-    "click_rate",
-    "conversions",
-    "conversion_rate",
-    "revenue",
-    "cost",
-    "roas",
-)
-OVERVIEW_COLUMNS = [(k, label) for k, label in TABLE_COLUMNS if k in OVERVIEW_KEYS]
+OVERVIEW_COLUMNS = KEY_COLUMNS  # the overview shows the same columns a campaign's tables show at once
 ALL_COLUMNS = TABLE_COLUMNS + ORIGINAL_COLUMNS
 TABLES = {"stage": "stage_key", "variant": "variant", "channel": "channel", "template": "template"}
 
