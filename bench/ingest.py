@@ -22,7 +22,6 @@ import multiprocessing as mp
 import os
 import random
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import orjson
 import psycopg
 
 from bench.db import bench_db_prepare, bench_db_url
-from bench.machine import machine_describe
+from bench.machine import machine_describe, process_group_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 100
@@ -257,14 +256,6 @@ def _gunicorn(database_url: str, port: int, workers: int) -> subprocess.Popen:
     return proc
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _pending(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
         return conn.execute("SELECT count(*) FROM tracking_event WHERE processed_at IS NULL").fetchone()[0]
@@ -383,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
         stop.set()
         for proc in processors:
             proc.join(timeout=30)
-        _stop(server)
+        process_group_stop(server)
 
     accept_rate = accepted / (last_answer - started)
     stored_rate = accepted / (processed_at - started)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import time
@@ -66,3 +67,12 @@ def timed_median(fn: Callable[[], T], runs: int) -> tuple[float, T]:
         result = fn()
         times.append(time.perf_counter() - started)
     return statistics.median(times), result  # type: ignore[return-value]
+
+
+def process_group_stop(proc: subprocess.Popen) -> None:
+    """Stop a server a benchmark started in its own process group: TERM, then KILL after 20 s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -28,7 +28,6 @@ import multiprocessing as mp
 import os
 import random
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import orjson
 import psycopg
 
 from bench.db import bench_db_prepare, bench_db_url, django_setup
-from bench.machine import machine_describe
+from bench.machine import machine_describe, process_group_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_KEY = "wk_bench_onsite_" + "x" * 12
@@ -238,14 +237,6 @@ def _gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> sub
     return proc
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 # --- load ----------------------------------------------------------------------------------------
 
 
@@ -435,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
                 connections=args.connections,
             )  # fmt: skip
     finally:
-        _stop(server)
+        process_group_stop(server)
     load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (1-minute load average)"
     report = _report(args, results, pg_version, load)
     print()
