@@ -396,7 +396,11 @@ class VariantForm(forms.ModelForm):
     weight = _number("Traffic (%)", 1, 100, "The arms' shares add up to 100.", True)
     locale = forms.CharField(max_length=35, initial="en", label="Locale", help_text="en, de, pt-BR …")
     image_url = forms.URLField(
-        required=False, max_length=1000, label="Image URL", help_text="https://… (shown above the headline)"
+        required=False,
+        max_length=1000,
+        assume_scheme="https",
+        label="Image URL",
+        help_text="https://… (shown above the headline)",
     )
 
     class Meta:
