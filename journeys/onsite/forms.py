@@ -273,11 +273,12 @@ HAS_STOP_AFTER_CONVERSION = "stop_after_conversion" in {f.name for f in Message.
 
 
 def _number(
-    label: str, low: int, high: int, help_text: str = "", required: bool = False
+    label: str, low: int, high: int, help_text: str = "", required: bool = False, initial: int | None = None
 ) -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
         required=required,
+        initial=initial,
         min_value=low,
         max_value=high,
         help_text=help_text,
@@ -330,12 +331,31 @@ class MessageForm(forms.ModelForm):
     consents = ConsentsField(required=False, label="Consent checkboxes")
     min_days_between = _number("At most once every N days", 1, 365)
     max_views = _number("At most N views in all", 1, 1000)
-    holdout_percent = _number("Holdout (%)", 0, 50, "Visitors who qualify but are shown nothing.", True)
-    goal_days = _number("Conversion window (days)", 1, 90, required=True)
+    holdout_percent = _number("Holdout (%)", 0, 50, "Visitors who qualify but are shown nothing.", True, 0)
+    goal_days = _number(
+        "Conversion window (days)", 1, 90, "A conversion is the goal event within this many days.", True, 7
+    )
 
     class Meta:
         model = Message
         fields = [f.name for f in Message._meta.fields if f.editable and not f.primary_key]
+        labels = {
+            "source": "Site (source)",
+            "form_email": "Ask for an email address",
+            "form_phone": "Ask for a phone number",
+            "once_per_session": "Once per session",
+            "stop_after_submit": "Stop after a submit",
+            "stop_after_click": "Stop after a click",
+            "goal_event": "Goal event",
+            "who": "Who",
+            "device": "Device",
+            "visitor": "New or returning",
+        }
+        help_texts = {
+            "form_email": "",
+            "form_phone": "E.164, e.g. +14155550100; checked in the browser and on the server.",
+            "goal_event": "A conversion, e.g. Order Completed (results count it per arm).",
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -407,6 +427,18 @@ class VariantForm(forms.ModelForm):
         model = Variant
         fields = [f.name for f in Variant._meta.fields if f.editable and not f.primary_key]
         widgets = {"body": forms.Textarea(attrs={"rows": 3})}
+        labels = {
+            "cta_label": "Call-to-action label",
+            "cta_url": "Call-to-action URL",
+            "coupon_code": "Coupon code",
+            "submit_label": "Submit button",
+            "success_text": "Thank-you text",
+        }
+        help_texts = {
+            "headline": "Liquid, e.g. Hello {{ profile.first_name | default: 'there' }}",
+            "body": "Liquid; {{ coupon }} is the coupon code.",
+            "cta_url": "A path on the shop (/sale) or a URL on one of the source's allowed origins.",
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -100,7 +100,35 @@
       return document.getElementById("id_" + name) || document.getElementById("id_" + name + "_0") ||
         form.querySelector(".field-" + name) || document.getElementById(name + "-group");
     }
+    // The name of the field a server-rendered row or box is for (inline ones carry their prefix).
+    function rowField(box) {
+      var cls = Array.prototype.find.call(box.classList, function (c) { return c.indexOf("field-") === 0; });
+      if (!cls) return "";
+      var inline = box.closest(".inline-related[id]");
+      var name = cls.slice(6);
+      return inline && /-\d+$/.test(inline.id) ? inline.id + "-" + name : name;
+    }
+    // Errors Save drew stay only while the live check still finds them.
+    function retireSavedErrors(live) {
+      form.querySelectorAll("ul.errorlist").forEach(function (ul) {
+        var parent = ul.parentNode;
+        var next = ul.nextElementSibling;
+        var box = parent.classList.contains("form-row") ? parent :
+          (next && next.classList.contains("fieldBox") ? next : null);
+        if (!box) return;
+        if (live[rowField(box)]) { ul.hidden = false; return; }
+        ul.hidden = true;
+        box.classList.remove("errors");
+      });
+      if (Object.keys(live).length) return;
+      document.querySelectorAll("#content-main p.errornote").forEach(function (note) {
+        if (!note.closest(".vy-problems")) note.hidden = true;
+      });
+    }
     function showProblems(list) {
+      var live = {};
+      list.forEach(function (p) { live[p.field] = true; });
+      retireSavedErrors(live);
       form.querySelectorAll(".vy-live-error").forEach(function (n) {
         n.classList.remove("vy-live-error");
         n.removeAttribute("title");
