@@ -137,7 +137,9 @@ def test_designer_builds_a_pop_up_with_a_live_preview_fixes_what_is_refused_and_
             s.page.fill("input[name='url_rules-0-value']", "/")
             sms = s.page.locator(".vy-consents-table tr", has_text="SMS").first
             sms.locator("input[type=checkbox]").uncheck()
-            s.page.locator(".vy-consents-table tr", has_text="Email").first.locator("input[type=checkbox]").check()
+            s.page.locator(".vy-consents-table tr", has_text="Email").first.locator(
+                "input[type=checkbox]"
+            ).check()
             s.page.fill("#id_variants-0-headline", "Hello {{ profile.first_name | default: 'there' }}")
             s.page.fill(
                 "#id_variants-0-body", "Ten per cent off\n{% if coupon %}your code: {{ coupon }}{% endif %}"
@@ -194,6 +196,8 @@ def test_designer_builds_a_pop_up_with_a_live_preview_fixes_what_is_refused_and_
             assert "is paused" in s.page.inner_text(".messagelist")
             message.refresh_from_db()
             assert message.status == Status.PAUSED
+            _in_both_frames(s, "voyage-onsite h2", "Welcome, friend")
+            _settled(s)
             s.shot("6-paused")
             s.submit("button.vy-state[name=resume]")
             message.refresh_from_db()
@@ -232,9 +236,13 @@ def test_designer_builds_a_pop_up_with_a_live_preview_fixes_what_is_refused_and_
             assert m.page.locator("button.vy-state").count() == 0
             assert m.page.locator(".vy-rule-add, .vy-chip").count() == 0
             assert "on pages whose URL contains '/'" in m.page.inner_text(".field-url_rules_summary")
+            # Only the numbers of its own trigger.
+            assert m.page.locator(".field-trigger_seconds").count() == 1
+            assert m.page.locator(".field-trigger_pages, .field-embed_selector").count() == 0
             # The saved message, anonymously (marketers see no profiles).
             assert m.page.locator("#vy-preview-profile option").count() == 1
             _in_both_frames(m, "voyage-onsite h2", "Welcome, friend")
+            _settled(m)
             m.shot("8-marketer-reads")
             _fits(m)
             m.goto("/admin/onsite/message/")

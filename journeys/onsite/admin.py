@@ -39,7 +39,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 
 from journeys.onsite.forms import (
+    ALL_TRIGGER_FIELDS,
     HAS_STOP_AFTER_CONVERSION,
+    TRIGGER_FIELDS,
     MessageForm,
     VariantForm,
     VariantFormSet,
@@ -98,6 +100,13 @@ class MessageAdmin(admin.ModelAdmin):
             if editing
             else ("url_rules_summary", "consents_summary", "tags_summary")
         )
+        trigger_fields: tuple[str, ...] = ALL_TRIGGER_FIELDS
+        message_fields = ("name", "source", "kind", "embed_selector", "status", "priority", "preview_link")
+        if not editing and obj is not None:
+            # A reader sees the numbers of the message's own trigger, not every trigger's.
+            trigger_fields = TRIGGER_FIELDS.get(obj.trigger, ())
+            if obj.kind != Kind.EMBEDDED:
+                message_fields = tuple(f for f in message_fields if f != "embed_selector")
         frequency = [
             "once_per_session",
             "min_days_between",
@@ -108,38 +117,8 @@ class MessageAdmin(admin.ModelAdmin):
         if HAS_STOP_AFTER_CONVERSION:
             frequency.append("stop_after_conversion")
         return (
-            (
-                "Message",
-                {
-                    "fields": (
-                        "name",
-                        "source",
-                        "kind",
-                        "embed_selector",
-                        "status",
-                        "priority",
-                        "preview_link",
-                    )
-                },
-            ),
-            (
-                "Trigger",
-                {
-                    "fields": (
-                        "trigger",
-                        "trigger_seconds",
-                        "trigger_pages",
-                        "trigger_scroll_percent",
-                        "trigger_event",
-                        "trigger_unless_event",
-                        "trigger_wait_minutes",
-                        rules,
-                        "device",
-                        "visitor",
-                        "utm_source",
-                    )
-                },
-            ),
+            ("Message", {"fields": message_fields}),
+            ("Trigger", {"fields": ("trigger", *trigger_fields, rules, "device", "visitor", "utm_source")}),
             ("Targeting", {"fields": ("who", "audience", tags)}),
             ("Form", {"fields": ("form_email", "form_phone", consents)}),
             ("Frequency", {"fields": tuple(frequency)}),

@@ -116,13 +116,13 @@
         var box = parent.classList.contains("form-row") ? parent :
           (next && next.classList.contains("fieldBox") ? next : null);
         if (!box) return;
-        if (live[rowField(box)]) { ul.hidden = false; return; }
-        ul.hidden = true;
+        if (live[rowField(box)]) { ul.style.display = ""; return; }
+        ul.style.display = "none";
         box.classList.remove("errors");
       });
       if (Object.keys(live).length) return;
       document.querySelectorAll("#content-main p.errornote").forEach(function (note) {
-        if (!note.closest(".vy-problems")) note.hidden = true;
+        if (!note.closest(".vy-problems")) note.style.display = "none"; // the admin's CSS outranks [hidden]
       });
     }
     function showProblems(list) {
