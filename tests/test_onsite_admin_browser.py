@@ -156,9 +156,17 @@ def test_designer_builds_a_pop_up_with_a_live_preview_fixes_what_is_refused_and_
             assert dialog.evaluate("b => b.getBoundingClientRect().width < window.innerWidth / 2")
             s.shot("3-preview")
 
-            # The frames follow the edits …
+            # The frames follow the edits (docked: in view while the content is edited below) …
+            s.page.check("#vy-preview-dock")
             s.page.fill("#id_variants-0-headline", "Welcome, {{ profile.first_name | default: 'friend' }}")
             _in_both_frames(s, "voyage-onsite h2", "Welcome, friend")
+            _settled(s)
+            # Scrolled down to the trigger's fields: the docked preview is still at the top.
+            s.page.locator("#id_trigger_seconds").evaluate("e => e.scrollIntoView({block: 'center'})")
+            assert s.page.locator("#onsite-preview").evaluate("p => p.getBoundingClientRect().top") == 0
+            assert s.page.evaluate("window.scrollY") > 800
+            s.page.screenshot(path=str(s.artifacts / "3b-docked-while-editing.png"))
+            s.page.uncheck("#vy-preview-dock")
             # … for a sample profile too …
             s.page.select_option("#vy-preview-profile", str(ana.pk))
             _in_both_frames(s, "voyage-onsite h2", "Welcome, Ana")

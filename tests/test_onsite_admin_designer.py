@@ -312,3 +312,12 @@ def test_designer_pauses_and_resumes_from_the_message_page(designer, site):
     designer.post(f"/admin/onsite/message/{message.pk}/state/resume/")
     message.refresh_from_db()
     assert message.status == Status.ACTIVE
+
+
+def test_relative_weights_are_shown_as_the_percentages_they_amount_to(designer, site):
+    message = Message.objects.create(name="Demo-like", source=site)
+    for arm in ("A", "B", "C"):
+        Variant.objects.create(message=message, arm=arm, weight=1, headline=f"Offer {arm}")
+    response = designer.get(f"/admin/onsite/message/{message.pk}/change/")
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert [f["weight"].value() for f in formset.forms] == [34, 33, 33]

@@ -478,6 +478,27 @@ class VariantForm(forms.ModelForm):
 class VariantFormSet(BaseInlineFormSet):
     """Checks across the arms: shares adding up to 100, one share per arm, links on the shop."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self._shares_as_percent()
+
+    def _shares_as_percent(self) -> None:
+        """Weights saved as relative numbers (1 and 1, the demo's) are shown as the % they amount to
+        (50 and 50): the same split, in the form the designer checks."""
+        arms: dict[str, int] = {}
+        for form in self.forms:
+            if form.instance.pk:
+                arms[form.instance.arm] = max(arms.get(form.instance.arm, 0), form.instance.weight)
+        total = sum(arms.values())
+        if len(arms) < 2 or total in (0, 100):
+            return
+        shares = {arm: 100 * weight // total for arm, weight in arms.items()}
+        shares[min(shares)] += 100 - sum(shares.values())  # rounding: the first arm takes the rest
+        for form in self.forms:
+            if form.instance.pk:
+                form.initial["weight"] = shares[form.instance.arm]
+
     def clean(self) -> None:
         super().clean()
         live = [

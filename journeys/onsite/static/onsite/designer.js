@@ -239,14 +239,25 @@
       if (option && variantSelect.value !== n) { variantSelect.value = n; schedule(); }
     });
     form.addEventListener("input", function (e) {
-      if (e.target === variantSelect || e.target === profileSelect) return;
+      if (e.target === variantSelect || e.target === profileSelect || e.target.id === "vy-preview-dock") return;
       sync();
       schedule();
     });
     form.addEventListener("change", function (e) {
+      if (e.target.id === "vy-preview-dock") return;
       sync();
       if (e.target === variantSelect || e.target === profileSelect) { clearTimeout(timer); refresh(); return; }
       schedule();
+    });
+    // Docked: the panel stays at the top (smaller) while the fields below scroll; remembered.
+    var dock = document.getElementById("vy-preview-dock");
+    var docked = false;
+    try { docked = window.localStorage.getItem("voyage-onsite-preview-docked") === "1"; } catch (e) { /* private mode */ }
+    dock.checked = docked;
+    panel.classList.toggle("vy-docked", docked);
+    dock.addEventListener("change", function () {
+      panel.classList.toggle("vy-docked", dock.checked);
+      try { window.localStorage.setItem("voyage-onsite-preview-docked", dock.checked ? "1" : "0"); } catch (e) { /* ignore */ }
     });
     document.addEventListener("formset:added", schedule);
     document.addEventListener("formset:removed", schedule);
