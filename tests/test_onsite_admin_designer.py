@@ -321,3 +321,14 @@ def test_relative_weights_are_shown_as_the_percentages_they_amount_to(designer, 
     response = designer.get(f"/admin/onsite/message/{message.pk}/change/")
     formset = response.context["inline_admin_formsets"][0].formset
     assert [f["weight"].value() for f in formset.forms] == [34, 33, 33]
+
+
+def test_an_embedded_block_is_previewed_in_a_stand_in_for_its_selector(designer, site):
+    answer = designer.post(
+        "/admin/onsite/message/preview/", _post(site, kind="embedded", embed_selector=".product-hero > div")
+    ).json()
+    assert answer["errors"] == [] and answer["kind"] == "embedded"
+    shown = _decide(Client(), answer["frame"])["messages"][0]
+    assert shown["selector"] == "#voyage-preview-slot"
+    page = designer.get(answer["frame"]).content.decode()
+    assert 'id="voyage-preview-slot"' in page and "<code>.product-hero &gt; div</code>" in page
