@@ -161,6 +161,9 @@ def test_designer_builds_a_pop_up_with_a_live_preview_fixes_what_is_refused_and_
             s.page.fill("#id_variants-0-headline", "Welcome, {{ profile.first_name | default: 'friend' }}")
             _in_both_frames(s, "voyage-onsite h2", "Welcome, friend")
             _settled(s)
+            # The frames never take the keyboard from the field being edited (the snippet focuses
+            # a modal's first field when it opens; here that would swallow the next keystrokes).
+            assert s.page.evaluate("document.activeElement.id") == "id_variants-0-headline"
             # Scrolled down to the trigger's fields: the docked preview is still at the top.
             s.page.locator("#id_trigger_seconds").evaluate("e => e.scrollIntoView({block: 'center'})")
             assert s.page.locator("#onsite-preview").evaluate("p => p.getBoundingClientRect().top") == 0
