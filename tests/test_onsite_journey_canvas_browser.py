@@ -88,7 +88,7 @@ def test_designer_queues_an_on_site_message_and_branches_on_clicked(browser):
     s.page.select_option(".jc-onsite-message", str(offer.pk))
     s.page.fill(".jc-onsite-days", "3")
     _settle(s)
-    node_text = s.page.inner_text('.jc-node[data-key="offer"]')
+    node_text = s.page.text_content('.jc-node[data-key="offer"]')
     assert "on site: Cart offer bar" in node_text
 
     # "check" becomes a branch: clicked the offer → thanks, else → done.
