@@ -84,6 +84,7 @@ def test_designer_queues_an_on_site_message_and_branches_on_clicked(browser):
     s.page.select_option(".jc-onsite-message", "")
     _settle(s)
     assert "must be an on-site message id" in s.page.inner_text(".jc-issues")
+    assert "on site: ?" in s.page.text_content('.jc-node[data-key="offer"]')
     s.shot("action-no-message")
     s.page.select_option(".jc-onsite-message", str(offer.pk))
     s.page.fill(".jc-onsite-days", "3")

@@ -16,13 +16,13 @@
   const MIN_FIT_ZOOM = 0.75; // below this 14px text is smaller than 11px on screen: pan instead
   const KIND_LABEL = { entry: "Entry", stage: "Stage", wait: "Wait", branch: "Branch", split: "Split", exit: "Exit" };
   const TRANSITIONS = ["after", "on_event", "on_audience_entered", "on_onsite", "if", "else"];
-  const TRANSITION_LABEL = { after: "after a wait", on_event: "on an event", on_audience_entered: "on joining an audience", on_onsite: "when an on-site message was viewed / clicked / submitted", if: "if a rule matches", else: "else (no rule matched)" };
+  const TRANSITION_LABEL = { after: "after a wait", on_event: "on an event", on_audience_entered: "on joining an audience", on_onsite: "on an on-site message", if: "if a rule matches", else: "else (no rule matched)" };
   const ACTIONS = ["send", "tag_add", "tag_remove", "set_trait", "webhook", "onsite"];
   const ACTION_LABEL = { send: "Send a message", tag_add: "Add a tag", tag_remove: "Remove a tag", set_trait: "Set traits", webhook: "Call a partner endpoint", onsite: "Show an on-site message on the next visit" };
   const ONSITE_DID = ["viewed", "clicked", "submitted"];
   // Message id → name, for labels on the canvas (filled from the pickers when the canvas starts).
   let onsiteNames = {};
-  const onsiteName = (id) => (id in onsiteNames ? onsiteNames[id] : "#" + id);
+  const onsiteName = (id) => (id === null || id === undefined || id === "" ? "?" : id in onsiteNames ? onsiteNames[id] : "#" + id);
   const LIST_OPS = ["in", "not_in", "between"];
 
   // ---------- small DOM helpers ----------
