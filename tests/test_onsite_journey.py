@@ -5,11 +5,12 @@ conversion cap."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from audiences.models import Audience, AudienceKind
@@ -131,9 +132,15 @@ def test_journey_queues_the_message_the_next_decide_shows_it_once_and_the_view_t
     step = RunStep.objects.get(run=run, seq=1)
     assert step.detail["actions"] == [{"onsite": "queued", "message": offer.pk, "expires_days": 7}]
 
-    # The next page view shows it (past the audience rule), rendered for the profile; a page in a
-    # new browser of the same signed-in profile would too, but it is shown once: until it is viewed.
-    answer = messages_decide(source=site, context=_ctx("anon-1"))
+    # The next page view (the snippet's one request) shows it past the audience rule, rendered for
+    # the profile; it is offered until it is viewed.
+    response = Client().post(
+        "/v1/onsite/decide",
+        data=json.dumps({"writeKey": site.write_key, "anonymousId": "anon-1", "sessionId": "s-1",
+                         "pageViewId": "pv-1", "url": "https://shop.example.com/products/teapot"}),
+        content_type="text/plain", HTTP_ORIGIN="https://shop.example.com",
+    )  # fmt: skip
+    answer = response.json()["messages"]
     assert [m["id"] for m in answer] == [offer.pk]
     assert answer[0]["content"]["headline"] == "Cart offer for Ada"
     assert _shown(site, "anon-1", page_view_id="pv-2") == [offer.pk]  # not yet viewed: still offered
