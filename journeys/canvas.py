@@ -1,16 +1,19 @@
 """What the journey canvas (journeys/static/journeys/canvas.js) needs from the server: the things a
-designer picks from (events seen, templates, audiences, partner endpoints, topics), the rule editor's
-vocabulary, and a clean layout (node positions stored beside the definition)."""
+designer picks from (events seen, templates, audiences, partner endpoints, on-site messages, topics),
+the rule editor's vocabulary, and a clean layout (node positions stored beside the definition)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from django.conf import settings
+
 from audiences.models import Audience, CatalogueEntry, CatalogueKind
 from audiences.rules import FORMS, OPS
 from channels.models import Template, Topic
 from channels.partner.models import Endpoint
+from journeys.onsite.models import Message as OnsiteMessage
 from tracking.conditions import OPS as CONDITION_OPS
 from tracking.conditions import UNARY_OPS
 from tracking.models import Channel
@@ -49,12 +52,20 @@ def canvas_pickers() -> dict[str, Any]:
             "pk", "url", "description", "enabled"
         )[:MAX_PICKS]
     ]
+    onsite_messages = [
+        {"id": pk, "name": name, "status": status}
+        for pk, name, status in OnsiteMessage.objects.order_by("name").values_list("pk", "name", "status")[
+            :MAX_PICKS
+        ]
+    ]
     topics = sorted({*Topic.values, *(t["topic"] for t in templates if t["topic"])})
     return {
         "events": events,
         "templates": templates,
         "audiences": audiences,
         "endpoints": endpoints,
+        "onsite_messages": onsite_messages,
+        "onsite_queue_days": settings.ONSITE_QUEUE_DAYS,
         "topics": topics,
         "channels": list(Channel.values),
         "condition_ops": list(CONDITION_OPS),

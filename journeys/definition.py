@@ -21,12 +21,19 @@ from tracking.conditions import condition_validate
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-TRANSITION_KINDS = ("on_event", "after", "on_audience_entered", "if", "else")
+TRANSITION_KINDS = ("on_event", "after", "on_audience_entered", "on_onsite", "if", "else")
 # Decided once, on entering the stage: a branch is a stage of "if" transitions ending in an "else".
 INSTANT_KINDS = ("if", "else")
-ACTION_KINDS = ("send", "tag", "set_trait", "webhook")
+ACTION_KINDS = ("send", "tag", "set_trait", "webhook", "onsite")
 # Transitions that wait for time or behaviour; a loop made only of the others would spin forever.
-WAITING_KINDS = ("on_event", "after", "on_audience_entered")
+WAITING_KINDS = ("on_event", "after", "on_audience_entered", "on_onsite")
+# "on_onsite" holds at once when the interaction happened earlier in the run, so a loop through it
+# can spin too: for the loop check it counts as instant.
+LOOP_INSTANT_KINDS = ("if", "else", "on_onsite")
+# What a run can wait for a queued on-site message to be: the interaction (journeys.onsite.models).
+ONSITE_DID = {"viewed": "view", "clicked": "click", "submitted": "submit"}
+# Branches close with an "else" after at least one of these.
+ELSE_FOLLOWS = ("if", "on_onsite")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,18 @@ def transition_kind(transition: dict) -> str | None:
     return next((k for k in TRANSITION_KINDS if k in transition), None)
 
 
+def onsite_event_match(body: dict) -> dict:
+    """An "on_onsite" condition as the event match the engine checks for every event condition
+    (tracking.conditions.event_matches): on-site interactions come back as tracking events on the
+    profile ("Onsite Message Viewed", … with the property message_id)."""
+    from journeys.onsite.models import EVENT_NAMES
+
+    return {
+        "event": EVENT_NAMES[ONSITE_DID[body["did"]]],
+        "where": [{"property": "message_id", "op": "eq", "value": body["message"]}],
+    }
+
+
 def stage_successors(stage: dict) -> list[str]:
     targets = [t.get("to") for t in stage.get("transitions", []) if isinstance(t, dict)]
     targets += [b.get("to") for b in stage.get("split", []) if isinstance(b, dict)]
@@ -107,6 +126,7 @@ class _References:
     templates: list[tuple[str, str]] = field(default_factory=list)  # (path, slug)
     audiences: list[tuple[str, str]] = field(default_factory=list)
     endpoints: list[tuple[str, Any]] = field(default_factory=list)
+    onsite_messages: list[tuple[str, Any]] = field(default_factory=list)  # (path, message id)
 
 
 def _check_header(d: dict, report: DefinitionReport, refs: _References) -> None:
@@ -295,6 +315,18 @@ def _check_action(action: Any, path: str, report: DefinitionReport, refs: _Refer
             refs.endpoints.append((f"{path}.webhook.endpoint", body["endpoint"]))
             if "payload" in body and not isinstance(body["payload"], dict):
                 report.error(f"{path}.webhook.payload", "must be an object")
+    elif kind == "onsite":
+        if not isinstance(body, dict):
+            report.error(f"{path}.onsite", 'must be {"message": ID, "expires_days": N}')
+            return
+        for k in body:
+            if k not in ("message", "expires_days"):
+                report.error(f"{path}.onsite.{k}", "unknown key (expected message, expires_days)")
+        _check_onsite_message(body.get("message"), f"{path}.onsite.message", report, refs)
+        if "expires_days" in body:
+            days = body["expires_days"]
+            if not _is_int(days) or not 1 <= days <= 365:
+                report.error(f"{path}.onsite.expires_days", "must be a whole number of days from 1 to 365")
 
 
 def _check_transition(t: Any, path: str, keys: dict[str, int], report: DefinitionReport, refs) -> None:
@@ -317,6 +349,16 @@ def _check_transition(t: Any, path: str, keys: dict[str, int], report: Definitio
         _check_after(body, f"{path}.after", report)
     elif kind == "on_audience_entered":
         _check_slug_ref(body, f"{path}.on_audience_entered", report, refs.audiences)
+    elif kind == "on_onsite":
+        if not isinstance(body, dict):
+            report.error(f"{path}.on_onsite", 'must be {"message": ID, "did": "viewed|clicked|submitted"}')
+            return
+        for k in body:
+            if k not in ("message", "did"):
+                report.error(f"{path}.on_onsite.{k}", "unknown key (expected message, did)")
+        _check_onsite_message(body.get("message"), f"{path}.on_onsite.message", report, refs)
+        if body.get("did") not in ONSITE_DID:
+            report.error(f"{path}.on_onsite.did", f"must be one of {', '.join(ONSITE_DID)}")
     elif kind == "else":
         if body is not True:
             report.error(f"{path}.else", "must be true")
@@ -325,13 +367,16 @@ def _check_transition(t: Any, path: str, keys: dict[str, int], report: Definitio
 
 
 def _check_branch(transitions: list, path: str, key: Any, report: DefinitionReport) -> None:
-    """An "else" closes a branch: one, last, after an "if". A branch of only "if"s with nothing that
-    waits leaves the runs no rule matches in the stage forever: a warning that names the stage."""
+    """An "else" closes a branch: one, last, after an "if" (or an "on_onsite", which a branch decides
+    on entering too). A branch of only "if"s with nothing that waits leaves the runs no rule matches
+    in the stage forever: a warning that names the stage."""
     kinds = [transition_kind(t) if isinstance(t, dict) else None for t in transitions]
     elses = [j for j, k in enumerate(kinds) if k == "else"]
     for j in elses:
-        if "if" not in kinds[:j]:
-            report.error(f"{path}.transitions[{j}]", 'an "else" follows at least one "if" transition')
+        if not any(k in ELSE_FOLLOWS for k in kinds[:j]):
+            report.error(
+                f"{path}.transitions[{j}]", 'an "else" follows at least one "if" or "on_onsite" transition'
+            )
         elif j != len(kinds) - 1:
             report.error(f"{path}.transitions[{j}]", 'the "else" is the last transition of a branch')
     if len(elses) > 1:
@@ -417,6 +462,13 @@ def _check_rule(rule: Any, path: str, report: DefinitionReport, refs) -> None:
             bucket.append(DefinitionIssue(f"{path}.{sub}" if sub else path, issue.message))
 
 
+def _check_onsite_message(value: Any, path: str, report: DefinitionReport, refs: _References) -> None:
+    if not _is_int(value):
+        report.error(path, "must be an on-site message id (integer)")
+    else:
+        refs.onsite_messages.append((path, value))
+
+
 def _check_slug_ref(value: Any, path: str, report: DefinitionReport, bucket: list) -> None:
     if not isinstance(value, str) or not value.strip():
         report.error(path, "must be a slug")
@@ -439,6 +491,8 @@ def _check_references(refs: _References, report: DefinitionReport) -> None:
         for path, slug in bucket:
             if slug not in found:
                 report.error(path, f"no {what} with slug {slug!r}")
+    if refs.onsite_messages:
+        _check_onsite_references(refs, report)
     if refs.endpoints:
         try:
             model = apps.get_model("partner", "Endpoint")
@@ -450,6 +504,25 @@ def _check_references(refs: _References, report: DefinitionReport) -> None:
         for path, endpoint_id in refs.endpoints:
             if endpoint_id not in found_ids:
                 report.error(path, f"no partner endpoint with id {endpoint_id}")
+
+
+def _check_onsite_references(refs: _References, report: DefinitionReport) -> None:
+    """The message must exist; one that is not active is a warning (it shows nothing until it is)."""
+    from journeys.onsite.models import Message, Status
+
+    rows = Message.objects.filter(pk__in={v for _, v in refs.onsite_messages})
+    found = {pk: (name, status) for pk, name, status in rows.values_list("pk", "name", "status")}
+    for path, value in refs.onsite_messages:
+        if value not in found:
+            report.error(path, f"no on-site message with id {value}")
+        elif found[value][1] != Status.ACTIVE:
+            report.warnings.append(
+                DefinitionIssue(
+                    path,
+                    f"on-site message {value} ({found[value][0]!r}) is {found[value][1]}: it shows "
+                    "nothing until it is active",
+                )
+            )
 
 
 def _reachable(start: str, graph: dict[str, list[str]]) -> set[str]:
@@ -464,7 +537,8 @@ def _reachable(start: str, graph: dict[str, list[str]]) -> set[str]:
 
 
 def _check_spin_loops(stages: list, keys: dict[str, int], report: DefinitionReport) -> None:
-    """A cycle whose every edge is an instant edge ("if", "else" or a split) would advance forever without waiting."""
+    """A cycle whose every edge is an instant edge ("if", "else", "on_onsite" or a split) would advance
+    forever without waiting."""
     instant: dict[str, list[str]] = {}
     for key, i in keys.items():
         stage = stages[i]
@@ -472,7 +546,7 @@ def _check_spin_loops(stages: list, keys: dict[str, int], report: DefinitionRepo
         targets += [
             t.get("to")
             for t in stage.get("transitions", []) or []
-            if isinstance(t, dict) and transition_kind(t) in INSTANT_KINDS
+            if isinstance(t, dict) and transition_kind(t) in LOOP_INSTANT_KINDS
         ]
         instant[key] = [t for t in targets if t in keys]
     reported: set[frozenset[str]] = set()

@@ -33,6 +33,8 @@ def _edge_label(t: dict) -> str:
         return f"on {t['on_event'].get('event')}{where}"
     if kind == "on_audience_entered":
         return f"enters {t['on_audience_entered']}"
+    if kind == "on_onsite":
+        return f"on-site #{t['on_onsite'].get('message')} {t['on_onsite'].get('did')}"
     if kind == "if":
         return "if rule"
     if kind == "else":
@@ -51,6 +53,8 @@ def _action_label(action: dict) -> str:
         return "set " + ", ".join(body)
     if kind == "webhook" and isinstance(body, dict):
         return f"webhook #{body.get('endpoint')}"
+    if kind == "onsite" and isinstance(body, dict):
+        return f"on-site #{body.get('message')} next visit"
     return kind
 
 

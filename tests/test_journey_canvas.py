@@ -57,9 +57,10 @@ def test_else_must_close_a_branch_once_and_last():
         ]
 
     assert errors(IF_VIP, ELSE_REGULAR) == []
-    assert ("stages[0].transitions[0]", 'an "else" follows at least one "if" transition') in errors(
-        ELSE_REGULAR
-    )
+    assert (
+        "stages[0].transitions[0]",
+        'an "else" follows at least one "if" or "on_onsite" transition',
+    ) in errors(ELSE_REGULAR)
     assert errors(IF_VIP, ELSE_REGULAR, {"to": "vip", "if": {"tag": "x"}}) == [
         ("stages[0].transitions[1]", 'the "else" is the last transition of a branch')
     ]

@@ -22,6 +22,9 @@ ONSITE_POPUP_MIN_GAP_SECONDS = env.int("ONSITE_POPUP_MIN_GAP_SECONDS", default=6
 # Pop-ups (modal, slide-in) one decide answers at most, highest priority first: each may have its own
 # trigger, the snippet shows the first that fires and no other on that page.
 ONSITE_POPUPS_PER_PAGE = env.int("ONSITE_POPUPS_PER_PAGE", default=3)
+# A journey's "show on-site message M on the next visit" is offered this many days at most (an action
+# may say otherwise with "expires_days").
+ONSITE_QUEUE_DAYS = env.int("ONSITE_QUEUE_DAYS", default=7)
 # The snippet's version: in its URL (/onsite/<version>/onsite.js), so a change is a new URL.
 ONSITE_SNIPPET_VERSION = "1"
 # Public on-site endpoints: token buckets per client address (core/ratelimit.py), in requests/s.

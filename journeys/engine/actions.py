@@ -1,9 +1,10 @@
 """Carrying out the actions of stage visits for one batch, and announcing what happened.
 
 Every side effect is keyed by (run, visit, action index) so a batch that is retried after a crash
-creates nothing twice: messages through channels' idempotency key, partner calls through theirs.
-Holdout runs take every step but get no message and no webhook call (state changes still apply), so
-their conversions measure what the journey's messages add.
+creates nothing twice: messages through channels' idempotency key, partner calls through theirs,
+queued on-site messages through their unique key. Holdout runs take every step but get no message, no
+on-site message and no webhook call (state changes still apply), so their conversions measure what the
+journey's messages add.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tracking.services.profiles import profiles_edit
 if TYPE_CHECKING:
     from channels.services import EnqueueRequest
     from journeys.engine.runner import RunRow
+    from journeys.onsite.queue import QueueRequest
 
 
 def send_idempotency_key(*, run_id: int, visit: int, index: int) -> str:
@@ -31,6 +33,7 @@ class ActionBatch:
         self._announcements: list[tuple[str, dict, str]] = []
         # Sends wait for flush(): one channels call for the whole batch instead of one per message.
         self._sends: list[tuple[EnqueueRequest, dict]] = []
+        self._onsite: list[tuple[QueueRequest, dict]] = []
         self._partner_types: frozenset[str] | None = None
 
     def _announced(self, event_type: str) -> bool:
@@ -56,6 +59,8 @@ class ActionBatch:
                 outcome.append(self._send(run, visit, index, body))
             elif kind == "webhook":
                 outcome.append(self._webhook(run, visit, index, body))
+            elif kind == "onsite":
+                outcome.append(self._onsite_queue(run, visit, index, body))
             elif kind == "tag":
                 op, name = next(iter(body.items()))
                 self._profile_edits.setdefault(run.profile_id, []).append((f"tag_{op}", name))
@@ -90,6 +95,28 @@ class ActionBatch:
             run_id=run.pk,
         )
         self._sends.append((request, outcome))
+        return outcome
+
+    def _onsite_queue(self, run: RunRow, visit: Visit, index: int, body: dict) -> dict:
+        """Show on-site message M on the profile's next visit (journeys/onsite/queue.py), queued at the
+        visit's moment (so `run_due --now` queues at the time it simulates) and written by flush()."""
+        if run.holdout:
+            return {"onsite": "holdout", "message": body["message"]}
+        from journeys.onsite.queue import QueueRequest, queue_days_default
+
+        days = body.get("expires_days") or queue_days_default()
+        outcome = {"onsite": "", "message": body["message"], "expires_days": days}
+        request = QueueRequest(
+            message_id=body["message"],
+            profile_id=run.profile_id,
+            key=send_idempotency_key(run_id=run.pk, visit=visit.seq, index=index),
+            queued_at=visit.at,
+            expires_days=days,
+            journey_id=run.journey_id,
+            run_id=run.pk,
+            stage_key=visit.stage_key,
+        )
+        self._onsite.append((request, outcome))
         return outcome
 
     def _webhook(self, run: RunRow, visit: Visit, index: int, body: dict) -> dict:
@@ -181,6 +208,13 @@ class ActionBatch:
             for (_, outcome), message in zip(self._sends, done, strict=True):
                 outcome["send"], outcome["message_id"] = message.status, message.message_id
             self._sends = []
+        if self._onsite:
+            from journeys.onsite.queue import queued_messages_add
+
+            missing = queued_messages_add(requests=[request for request, _ in self._onsite])
+            for request, outcome in self._onsite:
+                outcome["onsite"] = "no such message" if request.message_id in missing else "queued"
+            self._onsite = []
         if self._profile_edits:
             # Through tracking, which owns the row lock, the trait-time format (stamped at the batch's
             # `now`, so `run_due --now` edits at the time it simulates) and the profile_changed signal.

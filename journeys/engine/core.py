@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from journeys.definition import first_stage_key, stages_by_key, transition_kind
+from journeys.definition import first_stage_key, onsite_event_match, stages_by_key, transition_kind
 from journeys.schedule import after_due
 from tracking.conditions import event_matches
 
@@ -123,6 +123,8 @@ def watched_event_names(definition: dict) -> set[str]:
         for t in stage.get("transitions", []):
             if "on_event" in t:
                 names.add(t["on_event"]["event"])
+            elif "on_onsite" in t:
+                names.add(onsite_event_match(t["on_onsite"])["event"])
     return names
 
 
@@ -232,6 +234,20 @@ def _next_transition(
             for ev in facts.events(state.profile_id, {match["event"]}, entered, now):
                 if event_matches(name=ev.name, properties=ev.properties, match=match, now=ev.timestamp):
                     hit = (ev.timestamp, f"event {ev.name}", {"transition": index, "event_id": ev.id})
+                    break
+        elif kind == "on_onsite":
+            # Since the run entered the journey, not the stage: the message was queued by an earlier
+            # stage and viewed while the run waited, or a branch asks later whether it was. An
+            # interaction before this stage was entered fires on entering it.
+            match = onsite_event_match(t["on_onsite"])
+            for ev in facts.events(state.profile_id, {match["event"]}, state.entered_at, now):
+                if event_matches(name=ev.name, properties=ev.properties, match=match, now=ev.timestamp):
+                    did = t["on_onsite"]["did"]
+                    hit = (
+                        max(ev.timestamp, entered),
+                        f"on-site message {did}",
+                        {"transition": index, "event_id": ev.id},
+                    )
                     break
         elif kind == "on_audience_entered":
             entries = facts.audience_entries(state.profile_id, t["on_audience_entered"], entered, now)

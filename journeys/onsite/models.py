@@ -7,6 +7,8 @@ frequency caps the server enforces from the interactions it recorded.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -121,6 +123,11 @@ class Message(models.Model):
     max_views = models.PositiveIntegerField(null=True, blank=True, help_text="At most N views in all.")
     stop_after_submit = models.BooleanField(default=True)
     stop_after_click = models.BooleanField(default=False)
+    stop_after_conversion = models.BooleanField(
+        default=False,
+        help_text="Stop showing it to a profile that converted: the goal event within the goal's days "
+        "of first seeing it (needs a goal event; known profiles).",
+    )
 
     holdout_percent = models.PositiveIntegerField(
         default=0, validators=[MaxValueValidator(50)], help_text="Visitors who qualify but are shown nothing."
@@ -146,6 +153,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def converts(self, *, first_seen: datetime, at: datetime) -> bool:
+        """Whether a goal event at `at` converts a visitor who first saw the message (or was held
+        out) at `first_seen`: the one definition results (selectors) and the conversion cap share."""
+        return first_seen <= at <= first_seen + timedelta(days=self.goal_days)
 
 
 class Variant(models.Model):
@@ -183,6 +195,16 @@ class InteractionKind(models.TextChoices):
     CLICK = "click", "Clicked"
     SUBMIT = "submit", "Submitted"
     HOLDOUT = "holdout", "Held out"
+
+
+# The tracking event each interaction becomes on the profile (properties message_id, message_name, arm,
+# kind): audiences use them, and journeys branch on them (journeys.definition.onsite_event_match).
+EVENT_NAMES = {
+    InteractionKind.VIEW: "Onsite Message Viewed",
+    InteractionKind.CLOSE: "Onsite Message Closed",
+    InteractionKind.CLICK: "Onsite Message Clicked",
+    InteractionKind.SUBMIT: "Onsite Message Submitted",
+}
 
 
 class Interaction(models.Model):
@@ -245,3 +267,39 @@ class Submission(models.Model):
         indexes = [
             models.Index(fields=["id"], condition=Q(status="pending"), name="onsite_submission_pending")
         ]
+
+
+class QueuedMessage(models.Model):
+    """A journey's "show on-site message M on the next visit" for one profile (journeys/onsite/queue.py).
+
+    The next decide for the profile offers the message past its audience targeting, until the profile
+    has viewed it after `queued_at` or `expires_at` passes. One row per run step and action (`key`), so
+    a retried journey batch queues nothing twice."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="queued")
+    profile = models.ForeignKey("tracking.Profile", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, unique=True, help_text="journey-run:<run>:visit:<n>:action:<i>")
+    journey = models.ForeignKey(
+        "journeys.Journey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    run_id = models.BigIntegerField(null=True, blank=True)
+    stage_key = models.CharField(max_length=100, blank=True)
+    queued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        verbose_name = "queued on-site message"
+        indexes = [
+            # Decide's one look-up per known visitor, answered from the index alone.
+            models.Index(
+                fields=["profile", "expires_at"],
+                include=["message", "queued_at"],
+                name="onsite_queued_profile_idx",
+            ),
+            # The prune of expired rows.
+            models.Index(fields=["expires_at"], name="onsite_queued_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} for profile {self.profile_id}"

@@ -15,10 +15,11 @@ def _events_processed(sender: Any, **kwargs: Any) -> None:
 
 
 def _profile_merged(sender: Any, *, survivor_id: int, merged_id: int, **kwargs: Any) -> None:
-    from journeys.onsite.models import Interaction, Submission
+    from journeys.onsite.models import Interaction, QueuedMessage, Submission
 
     Interaction.objects.filter(profile_id=merged_id).update(profile_id=survivor_id)
     Submission.objects.filter(profile_id=merged_id).update(profile_id=survivor_id)
+    QueuedMessage.objects.filter(profile_id=merged_id).update(profile_id=survivor_id)
 
 
 def connect() -> None:

@@ -95,7 +95,6 @@ def message_results(
         elif kind == InteractionKind.SUBMIT:
             arm.submits = len(visitors)
     if message.goal_event:
-        window = timedelta(days=message.goal_days)
         by_profile = {e["profile_id"]: e for e in exposed.values() if e["profile_id"]}
         if by_profile:
             goals = Event.objects.filter(
@@ -104,7 +103,7 @@ def message_results(
             converted: set[int] = set()
             for profile_id, at, props in goals.order_by("timestamp"):
                 exp = by_profile[profile_id]
-                if profile_id in converted or not (exp["first"] <= at <= exp["first"] + window):
+                if profile_id in converted or not message.converts(first_seen=exp["first"], at=at):
                     continue
                 converted.add(profile_id)
                 arm = by_arm[exp["arm"]]

@@ -32,6 +32,7 @@ from audiences.models import AudienceMembership, ComputedTag
 from channels.rendering import render_context
 from core.setaside import rows_handle
 from journeys.onsite.models import (
+    EVENT_NAMES,
     POPUP_KINDS,
     Device,
     Interaction,
@@ -46,6 +47,7 @@ from journeys.onsite.models import (
     Visitor,
     Who,
 )
+from journeys.onsite.queue import converted_messages, queued_pending
 from tracking.identity_keys import normalize_email, normalize_phone
 from tracking.ingest import ingest_messages
 from tracking.models import Channel, Identity, IdentityKind, Profile, Source
@@ -55,12 +57,6 @@ from tracking.services.profiles import consent_set
 # Output is plain text: the snippet inserts it with textContent, never as HTML.
 _text_env = Environment(autoescape=False)
 _URL_MATCHES = ("contains", "equals", "regex")
-EVENT_NAMES = {
-    InteractionKind.VIEW: "Onsite Message Viewed",
-    InteractionKind.CLOSE: "Onsite Message Closed",
-    InteractionKind.CLICK: "Onsite Message Clicked",
-    InteractionKind.SUBMIT: "Onsite Message Submitted",
-}
 CONSENT_METHOD = "onsite form"
 
 
@@ -150,6 +146,8 @@ def message_validate(*, message: Message, variants: list[Variant] | None = None)
         errors["consents"] = problems
         if consents and not (message.form_email or message.form_phone):
             errors.setdefault("form_email", []).append("consent checkboxes need an email or phone field")
+    if message.stop_after_conversion and not message.goal_event.strip():
+        errors["stop_after_conversion"] = ["stopping after a conversion needs the goal event (Conversion)"]
     if message.who == Who.ANONYMOUS and (message.audience_id or message.required_tags):
         errors["who"] = ["audiences and tags are about known profiles; 'only unknown visitors' excludes them"]
     for variant in variants or []:
@@ -321,9 +319,11 @@ def _url_ok(message: Message, url: str) -> bool:
     return not any(hit(r) for r in excludes)
 
 
-def _page_ok(message: Message, ctx: PageContext) -> bool:
+def _page_ok(message: Message, ctx: PageContext, *, pushed: bool = False) -> bool:
     if message.device != Device.ANY and message.device != ctx.device:
         return False
+    if pushed:  # queued by a journey for this profile: who the visitor is was decided there
+        return _url_ok(message, ctx.url)
     if message.visitor == Visitor.NEW and not ctx.new_visitor:
         return False
     if message.visitor == Visitor.RETURNING and ctx.new_visitor:
@@ -333,13 +333,19 @@ def _page_ok(message: Message, ctx: PageContext) -> bool:
     return _url_ok(message, ctx.url)
 
 
-def _capped(message: Message, history: list[Seen], ctx: PageContext, now: Any) -> bool:
+def _capped(
+    message: Message, history: list[Seen], ctx: PageContext, now: Any, *, converted: set[int], pushed: bool
+) -> bool:
     mine = [i for i in history if i.message_id == message.pk]
     views = [i for i in mine if i.kind == InteractionKind.VIEW]
     if message.stop_after_submit and any(i.kind == InteractionKind.SUBMIT for i in mine):
         return True
     if message.stop_after_click and any(i.kind == InteractionKind.CLICK for i in mine):
         return True
+    if message.stop_after_conversion and message.pk in converted:
+        return True
+    if pushed:  # a journey's queued showing is once by itself (journeys/onsite/queue.py)
+        return False
     if message.max_views is not None and len(views) >= message.max_views:
         return True
     if message.once_per_session and ctx.session_id and any(v.session_id == ctx.session_id for v in views):
@@ -467,24 +473,34 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
             with_tags=any(m.required_tags for m in candidates),
         )
         tags |= set(visitor.profile.tags or [])
+    # --- journeys/onsite/queue.py: messages journeys queued for this profile (shown once, past who,
+    # audience and tags) and the stop-after-a-conversion cap; one indexed query each, only when needed.
+    queued: set[int] = set()
+    converted: set[int] = set()
+    if visitor.profile is not None and context.preview is None:
+        queued = queued_pending(profile_id=visitor.profile.pk, history=history, now=now)
+        converted = converted_messages(profile_id=visitor.profile.pk, messages=candidates, history=history)
+    # ---
     eligible: list[Message] = []
     for message in candidates:
         if context.preview is None:
-            if not _page_ok(message, context):
+            pushed = message.pk in queued
+            if not _page_ok(message, context, pushed=pushed):
                 continue
-            if message.who == Who.ANONYMOUS and visitor.known:
+            if message.who == Who.ANONYMOUS and visitor.known and not pushed:
                 continue
-            if message.who == Who.KNOWN and not visitor.known:
+            if message.who == Who.KNOWN and not visitor.known and not pushed:
                 continue
-            if message.audience_id and message.audience_id not in member_of:
+            if message.audience_id and message.audience_id not in member_of and not pushed:
                 continue
-            if message.required_tags and not set(message.required_tags) <= tags:
+            if message.required_tags and not set(message.required_tags) <= tags and not pushed:
                 continue
-            if _capped(message, history, context, now):
+            if _capped(message, history, context, now, converted=converted, pushed=pushed):
                 continue
             if message.kind in POPUP_KINDS and recent_popup:
                 continue
         eligible.append(message)
+    eligible.sort(key=lambda m: m.pk not in queued)  # queued first: they take their place
     chosen: list[tuple[Message, Variant]] = []
     held: list[Interaction] = []
     # The places are taken before the holdout: a held-out visitor sees nothing where the message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from journeys.engine.runner import runs_advance_due
+from journeys.onsite.queue import queued_prune
 from journeys.services.broadcasts import broadcasts_tick
 from journeys.services.schedules import schedules_tick
 
@@ -15,6 +16,7 @@ def due_work_run(*, now: datetime, batch_size: int | None = None) -> dict[str, i
     scheduled = schedules_tick(now=now)
     messages = broadcasts_tick(now=now)
     result.add(runs_advance_due(now=now, batch_size=batch_size))
+    pruned = queued_prune(now=now)
     return {
         "scheduled_entries": scheduled,
         "broadcast_messages": messages,
@@ -22,4 +24,5 @@ def due_work_run(*, now: datetime, batch_size: int | None = None) -> dict[str, i
         "transitions": result.transitions,
         "completed": result.completed,
         "exited": result.exited,
+        "onsite_queue_pruned": pruned,
     }

@@ -81,13 +81,14 @@ def journey_dry_run(
         now=now,
     )
     plan = run_plan(state, definition, facts, now)
+    names = _onsite_names(plan.visits)
     steps = [
         {
             "stage": v.stage_key,
             "from_stage": v.from_stage,
             "reason": v.reason,
             "at": v.at.isoformat(),
-            "actions": [_describe(a, holdout) for a in v.actions],
+            "actions": [_describe(a, holdout, names) for a in v.actions],
         }
         for v in plan.visits
     ]
@@ -133,7 +134,14 @@ def _latest_entry_event(definition: dict, profile_id: int, now: datetime) -> dat
     return None
 
 
-def _describe(action: dict, holdout: bool) -> str:
+def _onsite_names(visits: list) -> dict[int, str]:
+    from journeys.onsite.models import Message
+
+    ids = {a["onsite"]["message"] for v in visits for a in v.actions if "onsite" in a}
+    return dict(Message.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def _describe(action: dict, holdout: bool, onsite_names: dict[int, str]) -> str:
     kind, body = next(iter(action.items()))
     if kind == "send":
         what = f"send {body.get('channel')} template {body.get('template')!r}"
@@ -145,5 +153,15 @@ def _describe(action: dict, holdout: bool) -> str:
         return "set " + ", ".join(f"{k} = {v!r}" for k, v in body.items())
     if kind == "webhook":
         what = f"call partner endpoint {body.get('endpoint')}"
+        return f"{what} — skipped: holdout" if holdout else what
+    if kind == "onsite":
+        from journeys.onsite.queue import queue_days_default
+
+        message = body["message"]
+        days = body.get("expires_days") or queue_days_default()
+        what = (
+            f"show on-site message {message} {onsite_names.get(message, '(deleted)')!r} on the next "
+            f"visit (offered for {days} days)"
+        )
         return f"{what} — skipped: holdout" if holdout else what
     return kind

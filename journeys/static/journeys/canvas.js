@@ -15,10 +15,14 @@
   const MAX_ACTION_LINES = 5;
   const MIN_FIT_ZOOM = 0.75; // below this 14px text is smaller than 11px on screen: pan instead
   const KIND_LABEL = { entry: "Entry", stage: "Stage", wait: "Wait", branch: "Branch", split: "Split", exit: "Exit" };
-  const TRANSITIONS = ["after", "on_event", "on_audience_entered", "if", "else"];
-  const TRANSITION_LABEL = { after: "after a wait", on_event: "on an event", on_audience_entered: "on joining an audience", if: "if a rule matches", else: "else (no rule matched)" };
-  const ACTIONS = ["send", "tag_add", "tag_remove", "set_trait", "webhook"];
-  const ACTION_LABEL = { send: "Send a message", tag_add: "Add a tag", tag_remove: "Remove a tag", set_trait: "Set traits", webhook: "Call a partner endpoint" };
+  const TRANSITIONS = ["after", "on_event", "on_audience_entered", "on_onsite", "if", "else"];
+  const TRANSITION_LABEL = { after: "after a wait", on_event: "on an event", on_audience_entered: "on joining an audience", on_onsite: "on an on-site message", if: "if a rule matches", else: "else (no rule matched)" };
+  const ACTIONS = ["send", "tag_add", "tag_remove", "set_trait", "webhook", "onsite"];
+  const ACTION_LABEL = { send: "Send a message", tag_add: "Add a tag", tag_remove: "Remove a tag", set_trait: "Set traits", webhook: "Call a partner endpoint", onsite: "Show an on-site message on the next visit" };
+  const ONSITE_DID = ["viewed", "clicked", "submitted"];
+  // Message id → name, for labels on the canvas (filled from the pickers when the canvas starts).
+  let onsiteNames = {};
+  const onsiteName = (id) => (id === null || id === undefined || id === "" ? "?" : id in onsiteNames ? onsiteNames[id] : "#" + id);
   const LIST_OPS = ["in", "not_in", "between"];
 
   // ---------- small DOM helpers ----------
@@ -87,6 +91,7 @@
     if (kind === "after") return afterText(t.after);
     if (kind === "on_event") return "on " + ((t.on_event && t.on_event.event) || "?") + (t.on_event && t.on_event.where && t.on_event.where.length ? " (where…)" : "");
     if (kind === "on_audience_entered") return "joins " + (t.on_audience_entered || "?");
+    if (kind === "on_onsite") return isObj(t.on_onsite) ? (t.on_onsite.did || "?") + " " + onsiteName(t.on_onsite.message) : "on-site ?";
     if (kind === "if") return "if " + ruleText(t.if);
     return "else";
   }
@@ -105,6 +110,7 @@
     if (a.tag) return a.tag.remove !== undefined ? "− tag " + a.tag.remove : "+ tag " + a.tag.add;
     if (a.set_trait) return "set " + Object.keys(a.set_trait || {}).join(", ");
     if (a.webhook) return "↗ webhook #" + a.webhook.endpoint;
+    if (a.onsite) return "▣ on site: " + onsiteName(a.onsite.message);
     return Object.keys(a)[0] || "?";
   }
   function entryText(entry) {
@@ -120,6 +126,8 @@
     this.root = root;
     this.data = data;
     this.pickers = data.pickers;
+    this.pickers.onsite_messages = this.pickers.onsite_messages || [];
+    onsiteNames = Object.fromEntries(this.pickers.onsite_messages.map((m) => [m.id, m.name]));
     this.counts = data.counts || {};
     this.textarea = document.querySelector("textarea.journey-json");
     this.layoutInput = document.querySelector("input.journey-layout");
@@ -557,6 +565,7 @@
     if (kind === "after") t.after = { days: 1 };
     else if (kind === "on_event") t.on_event = { event: "" };
     else if (kind === "on_audience_entered") t.on_audience_entered = "";
+    else if (kind === "on_onsite") t.on_onsite = { message: null, did: "viewed" };
     else if (kind === "if") t.if = { tag: "" };
     else t.else = true;
     return t;
@@ -815,6 +824,10 @@
   Canvas.prototype.audiencePicker = function (value, onchange, attrs) {
     return this.picker(this.pickers.audiences.map((a) => [a.slug, a.name + " (" + a.slug + ")"]), value, onchange, attrs);
   };
+  Canvas.prototype.onsitePicker = function (value, onchange, attrs) {
+    const list = this.pickers.onsite_messages.map((m) => [m.id, m.name + (m.status === "active" ? "" : " (" + m.status + ")")]);
+    return this.picker(list, value, (v) => onchange(v === "" ? null : Number(v)), attrs);
+  };
   Canvas.prototype.stagePicker = function (value, onchange, attrs) {
     return this.picker(this.keys().map((k) => [k, k]), value, onchange, attrs);
   };
@@ -1000,7 +1013,7 @@
     const box = el("div", { "data-path": base + ".actions" });
     actions.forEach((a, i) => {
       const here = base + ".actions[" + i + "]";
-      const kind = !isObj(a) ? "send" : a.send ? "send" : a.tag ? (a.tag.remove !== undefined ? "tag_remove" : "tag_add") : a.set_trait ? "set_trait" : a.webhook ? "webhook" : "send";
+      const kind = !isObj(a) ? "send" : a.send ? "send" : a.tag ? (a.tag.remove !== undefined ? "tag_remove" : "tag_add") : a.set_trait ? "set_trait" : a.webhook ? "webhook" : a.onsite ? "onsite" : "send";
       const item = el("div", { class: "jc-item jc-action", "data-path": here });
       item.appendChild(el("div", { class: "jc-row" }, [
         selectInput(ACTIONS.map((k) => [k, ACTION_LABEL[k]]), kind, (v) => { actions[i] = newAction(v, this.pickers); done(true); }, { "aria-label": "Action", class: "jc-action-kind" }),
@@ -1031,6 +1044,12 @@
         item.appendChild(field("Endpoint", this.picker(this.pickers.endpoints.map((e) => [e.id, "#" + e.id + " " + e.label + (e.enabled ? "" : " (disabled)")]), w.endpoint, (v) => { w.endpoint = v === "" ? null : Number(v); done(false); }, { "data-path": here + ".webhook.endpoint" }), here + ".webhook.endpoint"));
         w.payload = isObj(w.payload) ? w.payload : {};
         item.appendChild(this.pairsEditor(w, "payload", here + ".webhook.payload", "key", done));
+      } else if (kind === "onsite") {
+        const o = a.onsite;
+        item.appendChild(field("Message", this.onsitePicker(o.message, (v) => { o.message = v; done(true); }, { "data-path": here + ".onsite.message", class: "jc-onsite-message" }), here + ".onsite.message",
+          "Shown once on the profile's next visit, whoever the message targets; its page rules, trigger and the pop-up cap still apply."));
+        item.appendChild(field("Offered for (days)", numberInput(o.expires_days, (n) => { if (n === null) delete o.expires_days; else o.expires_days = n; done(false); },
+          { min: 1, max: 365, placeholder: String(this.pickers.onsite_queue_days || 7), style: "width:6em", "data-path": here + ".onsite.expires_days", class: "jc-onsite-days" }), here + ".onsite.expires_days"));
       }
       box.appendChild(item);
     });
@@ -1081,6 +1100,11 @@
         const ev = isObj(t.on_event) ? t.on_event : (t.on_event = { event: "" });
         item.appendChild(field("Event", this.eventPicker(ev.event, (v) => { ev.event = v; done(false); }, { "data-path": here + ".on_event.event", class: "jc-event" }), here + ".on_event.event"));
         item.appendChild(this.whereEditor(ev, here + ".on_event", done));
+      } else if (tk === "on_onsite") {
+        const o = isObj(t.on_onsite) ? t.on_onsite : (t.on_onsite = { message: null, did: "viewed" });
+        item.appendChild(field("On-site message", this.onsitePicker(o.message, (v) => { o.message = v; done(true); }, { "data-path": here + ".on_onsite.message", class: "jc-onsite-message" }), here + ".on_onsite.message"));
+        item.appendChild(field("was", selectInput(ONSITE_DID.map((d) => [d, d]), o.did, (v) => { o.did = v; done(true); }, { "data-path": here + ".on_onsite.did", class: "jc-onsite-did" }), here + ".on_onsite.did",
+          "Since the run entered the journey: already done when the stage is entered counts at once."));
       } else if (tk === "on_audience_entered") {
         item.appendChild(field("Audience", this.audiencePicker(t.on_audience_entered, (v) => { t.on_audience_entered = v; done(false); }, { "data-path": here + ".on_audience_entered" }), here + ".on_audience_entered"));
       } else if (tk === "if") {
@@ -1100,6 +1124,7 @@
     const buttons = el("div", { class: "jc-row" });
     if (kind === "branch") {
       buttons.appendChild(add("+ if", "if", "jc-add-if"));
+      buttons.appendChild(add("+ on-site message", "on_onsite", "jc-add-onsite"));
       if (!ts.some((t) => isObj(t) && "else" in t)) buttons.appendChild(add("+ else", "else", "jc-add-else"));
     } else {
       buttons.appendChild(add("+ transition", "after", "jc-add-transition"));
@@ -1132,6 +1157,10 @@
     if (kind === "tag_add") return { tag: { add: "" } };
     if (kind === "tag_remove") return { tag: { remove: "" } };
     if (kind === "set_trait") return { set_trait: { "": "" } };
+    if (kind === "onsite") {
+      const m = pickers.onsite_messages.find((x) => x.status === "active") || pickers.onsite_messages[0];
+      return { onsite: { message: m ? m.id : null } };
+    }
     const e = pickers.endpoints[0];
     return { webhook: { endpoint: e ? e.id : null, payload: {} } };
   }
