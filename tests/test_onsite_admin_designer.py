@@ -332,3 +332,14 @@ def test_an_embedded_block_is_previewed_in_a_stand_in_for_its_selector(designer,
     assert shown["selector"] == "#voyage-preview-slot"
     page = designer.get(answer["frame"]).content.decode()
     assert 'id="voyage-preview-slot"' in page and "<code>.product-hero &gt; div</code>" in page
+
+
+def test_stop_after_a_conversion_is_offered_and_needs_a_goal_event(designer, site):
+    refused = designer.post(
+        "/admin/onsite/message/add/", _post(site, stop_after_conversion="on", goal_event="")
+    )
+    assert refused.status_code == 200
+    assert "needs the goal event" in " ".join(_errors(refused)["stop_after_conversion"])
+    saved = designer.post("/admin/onsite/message/add/", _post(site, stop_after_conversion="on"))
+    assert saved.status_code == 302, _errors(saved)
+    assert Message.objects.get(name="Welcome offer").stop_after_conversion is True

@@ -40,7 +40,6 @@ from django.views.decorators.csrf import csrf_exempt
 
 from journeys.onsite.forms import (
     ALL_TRIGGER_FIELDS,
-    HAS_STOP_AFTER_CONVERSION,
     TRIGGER_FIELDS,
     MessageForm,
     VariantForm,
@@ -107,21 +106,20 @@ class MessageAdmin(admin.ModelAdmin):
             trigger_fields = TRIGGER_FIELDS.get(obj.trigger, ())
             if obj.kind != Kind.EMBEDDED:
                 message_fields = tuple(f for f in message_fields if f != "embed_selector")
-        frequency = [
+        frequency = (
             "once_per_session",
             "min_days_between",
             "max_views",
             "stop_after_submit",
             "stop_after_click",
-        ]
-        if HAS_STOP_AFTER_CONVERSION:
-            frequency.append("stop_after_conversion")
+            "stop_after_conversion",
+        )
         return (
             ("Message", {"fields": message_fields}),
             ("Trigger", {"fields": ("trigger", *trigger_fields, rules, "device", "visitor", "utm_source")}),
             ("Targeting", {"fields": ("who", "audience", tags)}),
             ("Form", {"fields": ("form_email", "form_phone", consents)}),
-            ("Frequency", {"fields": tuple(frequency)}),
+            ("Frequency", {"fields": frequency}),
             ("A/B test and goal", {"fields": ("holdout_percent", "goal_event", "goal_days")}),
             ("Results", {"fields": ("results",)}),
         )

@@ -269,7 +269,6 @@ TRIGGER_FIELDS = {
     Trigger.EVENT: ("trigger_event", "trigger_unless_event", "trigger_wait_minutes"),
 }
 ALL_TRIGGER_FIELDS = tuple(f for names in TRIGGER_FIELDS.values() for f in names)
-HAS_STOP_AFTER_CONVERSION = "stop_after_conversion" in {f.name for f in Message._meta.get_fields()}
 
 
 def _number(
@@ -346,6 +345,7 @@ class MessageForm(forms.ModelForm):
             "once_per_session": "Once per session",
             "stop_after_submit": "Stop after a submit",
             "stop_after_click": "Stop after a click",
+            "stop_after_conversion": "Stop after a conversion",
             "goal_event": "Goal event",
             "who": "Who",
             "device": "Device",
@@ -355,6 +355,7 @@ class MessageForm(forms.ModelForm):
             "form_email": "",
             "form_phone": "E.164, e.g. +14155550100; checked in the browser and on the server.",
             "goal_event": "A conversion, e.g. Order Completed (results count it per arm).",
+            "stop_after_conversion": "Not shown again to a profile whose goal event followed a view within the window.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
