@@ -68,6 +68,14 @@ def _loaded(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+def _int_array(values: list[int]) -> str:
+    # Sent as an array literal: adapting a Python list element by element costs more than the query.
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+_POPUP_KINDS = "{" + ",".join(POPUP_KINDS) + "}"
+
+
 def visitor_facts(
     *,
     user_id: str,
@@ -88,8 +96,8 @@ def visitor_facts(
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM onsite_visitor(%s, %s, %s::bigint[], %s::bigint[], %s, %s, %s, %s, %s, %s::text[])",
-            [user_id or None, anonymous_id or None, message_ids, audience_ids, with_tags, session_id or None,
-             page_view_id, since, gap_since, list(POPUP_KINDS)],
+            [user_id or None, anonymous_id or None, _int_array(message_ids), _int_array(audience_ids), with_tags,
+             session_id or None, page_view_id, since, gap_since, _POPUP_KINDS],
         )  # fmt: skip
         row = cursor.fetchone()
     (pk, traits, tags, locale, zone, country, known, ids, views, last_view, submitted, clicked, held,

@@ -422,13 +422,28 @@ def _candidate(message: Message) -> Candidate:
     )
 
 
-_SITES: dict[int, tuple[float, tuple[Candidate, ...]]] = {}
+@dataclass(frozen=True, slots=True)
+class SiteMessages:
+    candidates: tuple[Candidate, ...]  # highest priority first
+    # (device, new visitor) -> the candidates whose device and new/returning rules pass.
+    by_visit: dict[tuple[str, bool], tuple[Candidate, ...]]
+
+
+def _visit_ok(c: Candidate, device: str, new_visitor: bool) -> bool:
+    if c.device != Device.ANY and c.device != device:
+        return False
+    if c.visitor == Visitor.NEW and not new_visitor:
+        return False
+    return not (c.visitor == Visitor.RETURNING and new_visitor)
+
+
+_SITES: dict[int, tuple[float, SiteMessages]] = {}
 _SITES_TTL = 5.0  # seconds: how long another process may show a paused or changed message
 
 
-def site_candidates(*, source: Source) -> tuple[Candidate, ...]:
-    """The source's active messages, compiled, highest priority first; cached a few seconds in-process
-    (two queries when it is rebuilt: the messages and their variants)."""
+def site_messages(*, source: Source) -> SiteMessages:
+    """The source's active messages, compiled; cached a few seconds in-process (two queries when it
+    is rebuilt: the messages and their variants)."""
     now = time.monotonic()
     hit = _SITES.get(source.pk)
     if hit and now - hit[0] < _SITES_TTL:
@@ -438,9 +453,17 @@ def site_candidates(*, source: Source) -> tuple[Candidate, ...]:
         .prefetch_related("variants")
         .order_by("-priority", "id")
     )
-    found = tuple(_candidate(m) for m in messages)
-    _SITES[source.pk] = (now, found)
-    return found
+    candidates = tuple(_candidate(m) for m in messages)
+    site = SiteMessages(
+        candidates=candidates,
+        by_visit={
+            (device, new): tuple(c for c in candidates if _visit_ok(c, device, new))
+            for device in (Device.DESKTOP.value, Device.MOBILE.value)
+            for new in (False, True)
+        },
+    )
+    _SITES[source.pk] = (now, site)
+    return site
 
 
 def messages_cache_clear() -> None:
@@ -459,13 +482,7 @@ def _url_hit(rule: UrlRule, url: str, path: str) -> bool:
 
 
 def _page_ok(c: Candidate, ctx: PageContext) -> bool:
-    """The rules that need nothing about the visitor, cheapest first."""
-    if c.device != Device.ANY and c.device != ctx.device:
-        return False
-    if c.visitor == Visitor.NEW and not ctx.new_visitor:
-        return False
-    if c.visitor == Visitor.RETURNING and ctx.new_visitor:
-        return False
+    """The page's rules: UTM source and URL (device and new/returning are sorted out beforehand)."""
     if c.utm_source and c.utm_source != ctx.utm_source.lower():
         return False
     if not c.includes and not c.excludes:
@@ -484,7 +501,11 @@ def page_candidates(*, source: Source, context: PageContext) -> list[Candidate]:
             Message.objects.filter(pk=context.preview, source=source).prefetch_related("variants").first()
         )
         return [_candidate(forced)] if forced else []
-    return [c for c in site_candidates(source=source) if _page_ok(c, context)]
+    site = site_messages(source=source)
+    visit = site.by_visit.get((context.device, context.new_visitor))
+    if visit is None:
+        visit = tuple(c for c in site.candidates if _visit_ok(c, context.device, context.new_visitor))
+    return [c for c in visit if _page_ok(c, context)]
 
 
 # --- 3. the visitor's candidates: targeting and caps -------------------------------------------------
