@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -322,7 +324,10 @@ class Candidate:
     answer: dict[str, Any]  # the answer's parts that are the same for every visitor
 
 
+@lru_cache(maxsize=4096)
 def _field_compiled(text: str) -> Any:
+    """A field's parsed template, by its text: the site's messages are recompiled every few seconds,
+    their templates parsed again only when changed (a parsed template is only read when rendered)."""
     if "{" not in text:
         return text
     try:
@@ -439,6 +444,7 @@ def _visit_ok(c: Candidate, device: str, new_visitor: bool) -> bool:
 
 _SITES: dict[int, tuple[float, SiteMessages]] = {}
 _SITES_TTL = 5.0  # seconds: how long another process may show a paused or changed message
+_SITES_REBUILD = threading.Lock()
 
 
 def site_messages(*, source: Source) -> SiteMessages:
@@ -448,22 +454,29 @@ def site_messages(*, source: Source) -> SiteMessages:
     hit = _SITES.get(source.pk)
     if hit and now - hit[0] < _SITES_TTL:
         return hit[1]
-    messages = (
-        Message.objects.filter(source=source, status=Status.ACTIVE)
-        .prefetch_related("variants")
-        .order_by("-priority", "id")
-    )
-    candidates = tuple(_candidate(m) for m in messages)
-    site = SiteMessages(
-        candidates=candidates,
-        by_visit={
-            (device, new): tuple(c for c in candidates if _visit_ok(c, device, new))
-            for device in (Device.DESKTOP.value, Device.MOBILE.value)
-            for new in (False, True)
-        },
-    )
-    _SITES[source.pk] = (now, site)
-    return site
+    # One thread of the process rebuilds; the others answer from what they had meanwhile, rather
+    # than all queuing behind the same two queries.
+    if not _SITES_REBUILD.acquire(blocking=hit is None):
+        return hit[1]  # type: ignore[index]
+    try:
+        messages = (
+            Message.objects.filter(source=source, status=Status.ACTIVE)
+            .prefetch_related("variants")
+            .order_by("-priority", "id")
+        )
+        candidates = tuple(_candidate(m) for m in messages)
+        site = SiteMessages(
+            candidates=candidates,
+            by_visit={
+                (device, new): tuple(c for c in candidates if _visit_ok(c, device, new))
+                for device in (Device.DESKTOP.value, Device.MOBILE.value)
+                for new in (False, True)
+            },
+        )
+        _SITES[source.pk] = (time.monotonic(), site)
+        return site
+    finally:
+        _SITES_REBUILD.release()
 
 
 def messages_cache_clear() -> None:
@@ -605,8 +618,8 @@ def _variant_pick(c: Candidate, key: str, locale: str) -> CompiledVariant | None
 # --- 5. rendering ---------------------------------------------------------------------------------
 
 
-def _fields_render(variant: CompiledVariant, profile: ProfileFacts) -> dict[str, str]:
-    context = {**render_context(profile=profile, data={}, links={}), "coupon": variant.coupon_code}
+def _fields_render(variant: CompiledVariant, base: dict[str, Any]) -> dict[str, str]:
+    context = {**base, "coupon": variant.coupon_code}
     out: dict[str, str] = {}
     for name, template in variant.fields.items():
         if isinstance(template, str):
@@ -619,21 +632,32 @@ def _fields_render(variant: CompiledVariant, profile: ProfileFacts) -> dict[str,
     return out
 
 
-def _content(variant: CompiledVariant, *, profile: ProfileFacts | None, source: Source) -> dict[str, str]:
-    """The variant's text for this visitor: their own profile's when they have one (unsigned user ids
-    never get one), else the output every visitor without a profile gets, rendered once."""
-    if not variant.personal:
-        out = dict(variant.fields)
-    elif profile is not None:
-        out = _fields_render(variant, profile)
-    else:
-        if variant.without_profile is None:
-            variant.without_profile = _fields_render(variant, _NO_PROFILE)
-        out = dict(variant.without_profile)
-    if out["cta_url"] and not _url_allowed(out["cta_url"], source=source):
-        out["cta_url"] = ""
-    out["image_url"] = variant.image_url
-    return out
+class _Renderer:
+    """The chosen variants' text for one visitor: their own profile's when they have one (unsigned
+    user ids never get one), else what every visitor without a profile gets, rendered once per
+    variant. The profile's context is built once for all the messages of the answer."""
+
+    def __init__(self, *, profile: ProfileFacts | None, source: Source) -> None:
+        self.profile, self.source = profile, source
+        self._base: dict[str, Any] | None = None
+
+    def content(self, variant: CompiledVariant) -> dict[str, str]:
+        if not variant.personal:
+            out = dict(variant.fields)
+        elif self.profile is not None:
+            if self._base is None:
+                self._base = render_context(profile=self.profile, data={}, links={})
+            out = _fields_render(variant, self._base)
+        else:
+            if variant.without_profile is None:
+                variant.without_profile = _fields_render(
+                    variant, render_context(profile=_NO_PROFILE, data={}, links={})
+                )
+            out = dict(variant.without_profile)
+        if out["cta_url"] and not _url_allowed(out["cta_url"], source=self.source):
+            out["cta_url"] = ""
+        out["image_url"] = variant.image_url
+        return out
 
 
 def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, Any]]:
@@ -687,10 +711,8 @@ def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, A
         chosen.append((c, variant))
     if held:
         Interaction.objects.bulk_create(held)
-    return [
-        {**c.answer, "arm": v.arm, "content": _content(v, profile=facts.profile, source=source)}
-        for c, v in chosen
-    ]
+    renderer = _Renderer(profile=facts.profile, source=source)
+    return [{**c.answer, "arm": v.arm, "content": renderer.content(v)} for c, v in chosen]
 
 
 # --- what the visitor did ------------------------------------------------------------------------
