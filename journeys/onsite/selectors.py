@@ -69,8 +69,9 @@ def _loaded(value: Any) -> Any:
 
 
 def _int_array(values: list[int]) -> str:
+    """Ids (ints, from our own rows) as a PostgreSQL array literal."""
     # Sent as an array literal: adapting a Python list element by element costs more than the query.
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 _POPUP_KINDS = "{" + ",".join(POPUP_KINDS) + "}"

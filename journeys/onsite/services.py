@@ -71,8 +71,14 @@ CONSENT_METHOD = "onsite form"
 
 def onsite_signing_secret(*, source: Source) -> str:
     """The secret the shop's server signs user ids with; a new write key gives a new secret."""
+    return _signing_secret(settings.SECRET_KEY, source.write_key)
+
+
+@lru_cache(maxsize=256)
+def _signing_secret(secret_key: str, write_key: str) -> str:
+    # Checked on every page view of a logged-in shopper: derived once per key.
     return hmac.new(
-        settings.SECRET_KEY.encode(), f"voyage-onsite-user:{source.write_key}".encode(), hashlib.sha256
+        secret_key.encode(), f"voyage-onsite-user:{write_key}".encode(), hashlib.sha256
     ).hexdigest()
 
 
@@ -309,6 +315,7 @@ class Candidate:
     utm_source: str  # lower-cased
     includes: tuple[UrlRule, ...]
     excludes: tuple[UrlRule, ...]
+    any_page: bool  # no UTM or URL rule: every page of the site
     who: str
     audience_id: int | None
     required_tags: frozenset[str]
@@ -388,6 +395,7 @@ def _candidate(message: Message) -> Candidate:
         # excludes nothing.
         includes=tuple(r or UrlRule(match="never", value="", pattern=None) for r in includes),
         excludes=tuple(r for r in excludes if r is not None),
+        any_page=not (message.utm_source or includes or any(r is not None for r in excludes)),
         who=message.who,
         audience_id=message.audience_id,
         required_tags=frozenset(t for t in tags if isinstance(t, str)),
@@ -518,7 +526,7 @@ def page_candidates(*, source: Source, context: PageContext) -> list[Candidate]:
     visit = site.by_visit.get((context.device, context.new_visitor))
     if visit is None:
         visit = tuple(c for c in site.candidates if _visit_ok(c, context.device, context.new_visitor))
-    return [c for c in visit if _page_ok(c, context)]
+    return [c for c in visit if c.any_page or _page_ok(c, context)]
 
 
 # --- 3. the visitor's candidates: targeting and caps -------------------------------------------------
@@ -582,11 +590,11 @@ def _one_per_place(candidates: list[Candidate]) -> list[Candidate]:
     """What one page view can show: a few pop-ups (each with its own trigger; the snippet shows the
     first that fires, at most one), one bar per edge, one block per selector; highest priority first."""
     out: list[Candidate] = []
-    popups = 0
+    popups, most = 0, settings.ONSITE_POPUPS_PER_PAGE
     places: set[str] = set()
     for c in candidates:
         if c.popup:
-            if popups >= settings.ONSITE_POPUPS_PER_PAGE:
+            if popups >= most:
                 continue
             popups += 1
         else:
