@@ -30,11 +30,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # The 400/401/403/404 every operation can answer, with their bodies (core/openapi.py); then the
-    # Segment-compatible /v1/* endpoints, plain Django views documented by hand (their own answers).
+    # Segment-compatible /v1/* endpoints and the on-site ones, plain Django views documented by hand
+    # (their own answers).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.openapi.error_responses",
         "tracking.schema_ingest.ingest_paths_add",
+        # The public on-site endpoints the snippet calls (plain Django views too).
+        "journeys.onsite.schema.onsite_paths_add",
     ],
     # Several models have a `status` with its own choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {

@@ -49,7 +49,7 @@ from journeys.onsite.forms import (
 )
 from journeys.onsite.models import Kind, Message, Status, Variant
 from journeys.onsite.selectors import message_results
-from journeys.onsite.services import Visitor_, _payload, messages_cache_clear, render_context_for
+from journeys.onsite.services import message_preview, messages_cache_clear
 from journeys.onsite.views import SNIPPET, preview_token
 from tracking.models import Channel, Profile, Source
 from tracking.roles import can_view_personal_data
@@ -326,12 +326,10 @@ class MessageAdmin(admin.ModelAdmin):
         wanted = str(request.POST.get("_preview_profile") or "")
         if wanted.isdigit() and can_view_personal_data(request.user):
             profile = Profile.objects.filter(pk=int(wanted)).first()
-        visitor = Visitor_(
-            profile=profile, personal=profile is not None, known=profile is not None, key="preview"
+        payload = message_preview(
+            message=message, variant=variants[index], profile=profile, source=message.source
         )
-        payload = _payload(message, variants[index], context=render_context_for(visitor))
         payload["id"] = message.pk or 0
-        payload["arm"] = variants[index].arm
         selector = payload.get("selector") or ""
         if message.kind == Kind.EMBEDDED:
             payload["selector"] = PREVIEW_SLOT  # the frame's stand-in for the shop's element

@@ -59,6 +59,12 @@ class Who(models.TextChoices):
     KNOWN = "known", "Only known profiles"
 
 
+def goal_converts(*, first_seen: datetime, at: datetime, goal_days: int) -> bool:
+    """Whether a goal event at `at` converts a visitor who first saw a message (or was held out) at
+    `first_seen`: the one definition the results, the decide path and the conversion cap share."""
+    return first_seen <= at <= first_seen + timedelta(days=goal_days)
+
+
 class Message(models.Model):
     name = models.CharField(max_length=200, unique=True)
     source = models.ForeignKey(
@@ -157,7 +163,7 @@ class Message(models.Model):
     def converts(self, *, first_seen: datetime, at: datetime) -> bool:
         """Whether a goal event at `at` converts a visitor who first saw the message (or was held
         out) at `first_seen`: the one definition results (selectors) and the conversion cap share."""
-        return first_seen <= at <= first_seen + timedelta(days=self.goal_days)
+        return goal_converts(first_seen=first_seen, at=at, goal_days=self.goal_days)
 
 
 class Variant(models.Model):

@@ -1,7 +1,8 @@
 """Journeys' "show on-site message M on the next visit", and the stop-after-a-conversion cap.
 
 A journey step queues a message for its run's profile (`queued_messages_add`, called once per engine
-batch). The next decide for that profile (`queued_pending`, one indexed query) offers the message past
+batch). The next decide for that profile (read in decide's one round trip; `queued_pending`) offers
+the message past
 its audience targeting — who, audience, tags, new/returning, UTM source — while its URL rules, device,
 trigger, status, the "stop after" caps and the site-wide pop-up cap still apply (docs/onsite.md). It
 is offered until the profile views it after it was queued (the view recorded for caps and results:
@@ -10,7 +11,7 @@ nothing is written on the decide path), or until it expires.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -18,7 +19,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import connection, transaction
 
-from journeys.onsite.models import InteractionKind, Message, QueuedMessage
+from journeys.onsite.models import Message, QueuedMessage, goal_converts
 from tracking.models import Event
 
 
@@ -65,58 +66,46 @@ def queued_messages_add(*, requests: list[QueueRequest]) -> set[int]:
 
 
 class SeenLike(Protocol):
-    """What decide already loaded of the visitor's interactions (services.Seen)."""
+    """What decide already loaded of the visitor's views of one message (selectors.Seen)."""
 
-    message_id: int
-    kind: str
-    at: datetime
+    first_view: datetime | None
+    last_view: datetime | None
 
 
-def queued_pending(*, profile_id: int, history: Iterable[SeenLike], now: datetime) -> set[int]:
-    """The message ids queued for this profile that it has not viewed since they were queued and that
-    have not expired. One index-only look-up; the views come from the history decide already has."""
-    table = QueuedMessage._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT message_id, max(queued_at) FROM {table} "
-            "WHERE profile_id = %s AND expires_at > %s GROUP BY message_id",
-            [profile_id, now],
-        )
-        queued = dict(cursor.fetchall())
-    if not queued:
-        return set()
-    viewed: dict[int, datetime] = {}
-    for seen in history:
-        if seen.kind == InteractionKind.VIEW and seen.message_id in queued:
-            viewed[seen.message_id] = max(viewed.get(seen.message_id, seen.at), seen.at)
-    return {m for m, at in queued.items() if m not in viewed or viewed[m] < at}
+def queued_pending(*, queued: dict[int, datetime], seen: Mapping[int, SeenLike]) -> set[int]:
+    """Of the messages queued for this profile (message id -> when it was last queued; unexpired, read
+    by decide's one round trip), those it has not viewed since they were queued."""
+    pending = set()
+    for message_id, queued_at in queued.items():
+        views = seen.get(message_id)
+        if views is None or views.last_view is None or views.last_view < queued_at:
+            pending.add(message_id)
+    return pending
 
 
 def converted_messages(
-    *, profile_id: int, messages: Iterable[Message], history: Iterable[SeenLike]
+    *, profile_id: int | None, capped: dict[int, tuple[str, int]], seen: Mapping[int, SeenLike]
 ) -> set[int]:
-    """Of the messages with "stop after a conversion", those this profile converted on: their goal
-    event within goal_days of first seeing them (Message.converts, as in the results). Asks the
-    database only when the profile has seen such a message, with one query over its goal events."""
-    capped = {m.pk: m for m in messages if m.stop_after_conversion and m.goal_event}
-    if not capped:
+    """Of the messages with "stop after a conversion" (message id -> goal event, goal days), those this
+    profile converted on: their goal event within goal_days of first seeing them (goal_converts, as
+    in the results). Asks the database only when the profile has seen such a message, with one query
+    over its goal events."""
+    if profile_id is None or not capped:
         return set()
-    first_seen: dict[int, datetime] = {}
-    for seen in history:
-        if seen.kind == InteractionKind.VIEW and seen.message_id in capped:
-            first_seen[seen.message_id] = min(first_seen.get(seen.message_id, seen.at), seen.at)
+    first_seen = {m: seen[m].first_view for m in capped if m in seen and seen[m].first_view is not None}
     if not first_seen:
         return set()
-    names = {capped[m].goal_event for m in first_seen}
-    until = max(first + timedelta(days=capped[m].goal_days) for m, first in first_seen.items())
+    names = {capped[m][0] for m in first_seen}
+    since = min(first_seen.values())
+    until = max(first + timedelta(days=capped[m][1]) for m, first in first_seen.items())
     goals = Event.objects.filter(
-        profile_id=profile_id, name__in=names, timestamp__gte=min(first_seen.values()), timestamp__lte=until
+        profile_id=profile_id, name__in=names, timestamp__gte=since, timestamp__lte=until
     ).values_list("name", "timestamp")
     converted: set[int] = set()
     for name, at in goals:
         for message_id, first in first_seen.items():
-            message = capped[message_id]
-            if message.goal_event == name and message.converts(first_seen=first, at=at):
+            goal_event, goal_days = capped[message_id]
+            if goal_event == name and goal_converts(first_seen=first, at=at, goal_days=goal_days):
                 converted.add(message_id)
     return converted
 

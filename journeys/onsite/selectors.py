@@ -1,6 +1,11 @@
-"""Results of an on-site message per arm (and its holdout): who saw it, closed, clicked, submitted,
-converted (its goal event within goal_days of first seeing it, or of being held out) and the revenue
-of those conversions per currency; the same significance test as the other campaign reports."""
+"""Reads for on-site messages.
+
+- `visitor_facts`: what the decide endpoint needs to know about the visitor, in one round trip.
+- `message_results`: results of an on-site message per arm (and its holdout): who saw it, closed,
+  clicked, submitted, converted (its goal event within goal_days of first seeing it, or of being held
+  out) and the revenue of those conversions per currency; the same significance test as the other
+  campaign reports.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,132 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+from django.db import connection
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from journeys.onsite.models import Interaction, InteractionKind, Message
+from journeys.onsite.models import POPUP_KINDS, Interaction, InteractionKind, Message
 from journeys.reports.stats import Verdict, ab_verdict
 from tracking.models import Event, Identity, IdentityKind
+
+# --- the visitor, for the decide endpoint ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the visitor did with one message, as far as its caps care."""
+
+    views: int
+    first_view: datetime | None
+    last_view: datetime | None
+    submitted: bool
+    clicked: bool
+    held: bool  # a holdout was recorded for them
+    in_session: bool  # viewed in the page's session
+
+
+NOTHING_SEEN = Seen(
+    views=0, first_view=None, last_view=None, submitted=False, clicked=False, held=False, in_session=False
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileFacts:
+    """The profile's fields content may use (what channels.rendering.render_context reads)."""
+
+    pk: int | None
+    traits: dict[str, Any]
+    tags: list[Any]
+    locale: str
+    timezone: str
+    country: str
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorFacts:
+    profile: ProfileFacts | None
+    known: bool  # the profile has a user id, email or phone
+    seen: dict[int, Seen]  # by message id, the candidates' only
+    recent_popup: bool  # a pop-up was viewed on another page within the site-wide gap
+    audience_ids: frozenset[int]  # of those asked, the audiences the profile is in
+    computed_tags: frozenset[str]
+    queued: dict[int, datetime]  # of the candidates, those journeys queued for the profile (-> when)
+
+
+def _loaded(value: Any) -> Any:
+    # The database layer hands JSON columns over as text (Django parses them in the ORM).
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _int_array(values: list[int]) -> str:
+    """Ids (ints, from our own rows) as a PostgreSQL array literal."""
+    # Sent as an array literal: adapting a Python list element by element costs more than the query.
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+_POPUP_KINDS = "{" + ",".join(POPUP_KINDS) + "}"
+
+
+def visitor_facts(
+    *,
+    user_id: str,
+    anonymous_id: str,
+    message_ids: list[int],
+    audience_ids: list[int],
+    with_tags: bool,
+    session_id: str,
+    page_view_id: str,
+    since: datetime,
+    gap_since: datetime,
+    now: datetime,
+) -> VisitorFacts:
+    """The visitor of a page view in one round trip (the onsite_visitor function, migration 0003):
+    the profile of the (already verified) user id, else of the browser's anonymous id; their
+    interactions since `since` with the candidate messages; whether a pop-up was viewed on another
+    page view after `gap_since`; their memberships among `audience_ids`; their computed tags when
+    `with_tags`; the candidates journeys queued for the profile and not yet expired at `now`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM onsite_visitor(%s, %s, %s::bigint[], %s::bigint[], %s, %s, %s, %s, %s, %s::text[], %s)",
+            [user_id or None, anonymous_id or None, _int_array(message_ids), _int_array(audience_ids), with_tags,
+             session_id or None, page_view_id, since, gap_since, _POPUP_KINDS, now],
+        )  # fmt: skip
+        row = cursor.fetchone()
+    (pk, traits, tags, locale, zone, country, known, ids, views, first_view, last_view, submitted,
+     clicked, held, in_session, recent_popup, audiences, computed, queued_ids, queued_at) = row  # fmt: skip
+    profile = None
+    if pk is not None:
+        traits, tags = _loaded(traits), _loaded(tags)
+        profile = ProfileFacts(
+            pk=pk,
+            traits=traits if isinstance(traits, dict) else {},
+            tags=tags if isinstance(tags, list) else [],
+            locale=locale or "",
+            timezone=zone or "",
+            country=country or "",
+        )
+    seen = {
+        ids[i]: Seen(
+            views=views[i],
+            first_view=first_view[i],
+            last_view=last_view[i],
+            submitted=submitted[i],
+            clicked=clicked[i],
+            held=held[i],
+            in_session=in_session[i],
+        )  # fmt: skip
+        for i in range(len(ids or ()))
+    }
+    return VisitorFacts(
+        profile=profile,
+        known=bool(known),
+        seen=seen,
+        recent_popup=bool(recent_popup),
+        audience_ids=frozenset(audiences or ()),
+        computed_tags=frozenset(computed or ()),
+        queued=dict(zip(queued_ids or (), queued_at or (), strict=True)),
+    )
 
 
 @dataclass

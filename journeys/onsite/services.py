@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,12 +25,11 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
-from audiences.models import AudienceMembership, ComputedTag
 from channels.rendering import render_context
 from core.setaside import rows_handle
 from journeys.onsite.models import (
@@ -48,6 +49,7 @@ from journeys.onsite.models import (
     Who,
 )
 from journeys.onsite.queue import converted_messages, queued_pending
+from journeys.onsite.selectors import NOTHING_SEEN, ProfileFacts, Seen, VisitorFacts, visitor_facts
 from tracking.identity_keys import normalize_email, normalize_phone
 from tracking.ingest import ingest_messages
 from tracking.models import Channel, Identity, IdentityKind, Profile, Source
@@ -65,8 +67,14 @@ CONSENT_METHOD = "onsite form"
 
 def onsite_signing_secret(*, source: Source) -> str:
     """The secret the shop's server signs user ids with; a new write key gives a new secret."""
+    return _signing_secret(settings.SECRET_KEY, source.write_key)
+
+
+@lru_cache(maxsize=256)
+def _signing_secret(secret_key: str, write_key: str) -> str:
+    # Checked on every page view of a logged-in shopper: derived once per key.
     return hmac.new(
-        settings.SECRET_KEY.encode(), f"voyage-onsite-user:{source.write_key}".encode(), hashlib.sha256
+        secret_key.encode(), f"voyage-onsite-user:{write_key}".encode(), hashlib.sha256
     ).hexdigest()
 
 
@@ -173,6 +181,16 @@ def message_validate(*, message: Message, variants: list[Variant] | None = None)
 
 
 # --- the decision ----------------------------------------------------------------------------------
+#
+# Every page view of the shop asks once (POST /v1/onsite/decide), so this path is kept lean:
+#   1. the site's messages that may show on this page: compiled once per site and kept a few seconds
+#      in-process, filtered by the rules that need nothing about the visitor (URL, device, new or
+#      returning, UTM) — no query, and nothing more to do when none is left;
+#   2. the visitor, in one round trip (selectors.visitor_facts): profile, known or not, what they did
+#      with these messages, the recent pop-up, memberships and computed tags;
+#   3. the visitor's candidates: targeting and caps (`visitor_candidates`);
+#   4. one message per place, the arm and the holdout;
+#   5. rendering, of the chosen messages only.
 
 
 @dataclass
@@ -193,6 +211,8 @@ class PageContext:
 
 @dataclass
 class Visitor_:
+    """The visitor as the interaction and form endpoints record them (with the Profile row)."""
+
     profile: Profile | None
     personal: bool  # may content use this profile's traits
     known: bool
@@ -200,37 +220,15 @@ class Visitor_:
     identities: dict[str, str] = field(default_factory=dict)
 
 
-_ACTIVE: dict[int, tuple[float, list[Message]]] = {}
-_ACTIVE_TTL = 5.0
-
-
-def messages_active(*, source: Source) -> list[Message]:
-    """The source's active messages with their variants; cached a few seconds in-process."""
-    now = time.monotonic()
-    hit = _ACTIVE.get(source.pk)
-    if hit and now - hit[0] < _ACTIVE_TTL:
-        return hit[1]
-    found = list(
-        Message.objects.filter(source=source, status=Status.ACTIVE)
-        .prefetch_related("variants")
-        .order_by("-priority", "id")
-    )
-    _ACTIVE[source.pk] = (now, found)
-    return found
-
-
-def messages_cache_clear() -> None:
-    _ACTIVE.clear()
+def _verified_user_id(*, source: Source, context: PageContext) -> str:
+    signed = user_id_verified(source=source, user_id=context.user_id, signature=context.user_id_signature)
+    return context.user_id if signed else ""
 
 
 def visitor_resolve(*, source: Source, context: PageContext) -> Visitor_:
     """Who is asking: a signed user id, else the browser's anonymous id; unsigned user ids are ignored.
-    One query (this runs on every page view of the shop)."""
-    user_id = (
-        context.user_id
-        if user_id_verified(source=source, user_id=context.user_id, signature=context.user_id_signature)
-        else ""
-    )
+    One query."""
+    user_id = _verified_user_id(source=source, context=context)
     profile, known = _profile_of(user_id=user_id, anonymous_id=context.anonymous_id)
     key = user_id or context.anonymous_id
     return Visitor_(profile=profile, personal=profile is not None, known=known, key=key,
@@ -243,7 +241,7 @@ def _json(value: Any) -> Any:
 
 def _profile_of(*, user_id: str, anonymous_id: str) -> tuple[Profile | None, bool]:
     """The profile of the signed user id, else of the anonymous id, and whether it is known (a user
-    id, email or phone), in one round trip: the instance carries what rendering and recording need."""
+    id, email or phone), in one round trip: the instance carries what recording needs."""
     if not user_id and not anonymous_id:
         return None, False
     identity, profile = Identity._meta.db_table, Profile._meta.db_table
@@ -274,272 +272,110 @@ def _profile_of(*, user_id: str, anonymous_id: str) -> tuple[Profile | None, boo
     return found, bool(known)
 
 
-def _memberships_and_computed_tags(
-    *, profile_id: int, audience_ids: list[int], with_tags: bool
-) -> tuple[set[int], set[str]]:
-    """The audiences (of those asked) the profile is in, and its computed tags: one round trip."""
-    membership, computed = AudienceMembership._meta.db_table, ComputedTag._meta.db_table
-    parts, params = [], []
-    if audience_ids:
-        parts.append(
-            f"SELECT 'a', audience_id::text FROM {membership} "
-            "WHERE profile_id = %s AND audience_id = ANY(%s) AND exited_at IS NULL"
-        )
-        params += [profile_id, audience_ids]
-    if with_tags:
-        parts.append(f"SELECT 't', name FROM {computed} WHERE profile_id = %s")
-        params.append(profile_id)
-    if not parts:
-        return set(), set()
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        rows = cursor.fetchall()
-    return {int(v) for k, v in rows if k == "a"}, {v for k, v in rows if k == "t"}
-
-
-def _bucket(message_id: int, key: str, salt: str) -> int:
-    digest = hashlib.sha256(f"{salt}:{message_id}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
-def _url_ok(message: Message, url: str) -> bool:
-    includes = [r for r in message.url_rules if not r.get("exclude")]
-    excludes = [r for r in message.url_rules if r.get("exclude")]
-
-    def hit(rule: dict[str, Any]) -> bool:
-        value = rule["value"]
-        if rule["match"] == "equals":
-            return url == value or urlsplit(url).path == value
-        if rule["match"] == "regex":
-            return re.search(value, url) is not None
-        return value in url
-
-    if includes and not any(hit(r) for r in includes):
-        return False
-    return not any(hit(r) for r in excludes)
-
-
-def _page_ok(message: Message, ctx: PageContext, *, pushed: bool = False) -> bool:
-    if message.device != Device.ANY and message.device != ctx.device:
-        return False
-    if pushed:  # queued by a journey for this profile: who the visitor is was decided there
-        return _url_ok(message, ctx.url)
-    if message.visitor == Visitor.NEW and not ctx.new_visitor:
-        return False
-    if message.visitor == Visitor.RETURNING and ctx.new_visitor:
-        return False
-    if message.utm_source and message.utm_source.lower() != ctx.utm_source.lower():
-        return False
-    return _url_ok(message, ctx.url)
-
-
-def _capped(
-    message: Message, history: list[Seen], ctx: PageContext, now: Any, *, converted: set[int], pushed: bool
-) -> bool:
-    mine = [i for i in history if i.message_id == message.pk]
-    views = [i for i in mine if i.kind == InteractionKind.VIEW]
-    if message.stop_after_submit and any(i.kind == InteractionKind.SUBMIT for i in mine):
-        return True
-    if message.stop_after_click and any(i.kind == InteractionKind.CLICK for i in mine):
-        return True
-    if message.stop_after_conversion and message.pk in converted:
-        return True
-    if pushed:  # a journey's queued showing is once by itself (journeys/onsite/queue.py)
-        return False
-    if message.max_views is not None and len(views) >= message.max_views:
-        return True
-    if message.once_per_session and ctx.session_id and any(v.session_id == ctx.session_id for v in views):
-        return True
-    recent = now - timedelta(days=message.min_days_between or 0)
-    return bool(message.min_days_between and views and max(v.at for v in views) > recent)
-
-
-def _variant_pick(message: Message, key: str, locale: str) -> Variant | None:
-    variants = list(message.variants.all())
-    if not variants:
-        return None
-    arms: dict[str, int] = {}
-    for v in variants:
-        arms[v.arm] = max(arms.get(v.arm, 0), v.weight)
-    total = sum(arms.values())
-    if total <= 0:
-        return None
-    point = _bucket(message.pk, key, "arm") % total
-    chosen = sorted(arms)[-1]
-    for arm in sorted(arms):
-        if point < arms[arm]:
-            chosen = arm
-            break
-        point -= arms[arm]
-    in_arm = {v.locale.lower(): v for v in variants if v.arm == chosen}
-    wanted = (locale or "").lower().replace("_", "-")
-    for candidate in (wanted, wanted.split("-")[0], "en"):
-        if candidate and candidate in in_arm:
-            return in_arm[candidate]
-    return next(iter(in_arm.values()))
-
+# --- 1. the site's messages, compiled ---------------------------------------------------------------
 
 _FIELDS = ("headline", "body", "cta_label", "cta_url", "coupon_code", "submit_label", "success_text")
+# What content is rendered against when the visitor has no profile (or an unsigned user id): an empty
+# profile, so nothing personal can leak, and the same output for every such visitor.
+_NO_PROFILE = ProfileFacts(pk=None, traits={}, tags=[], locale="", timezone="", country="")
 
 
-def _compiled(variant: Variant, name: str) -> Any:
-    """The field's parsed template, kept on the (cached) variant: parsing is most of a render's cost."""
-    cache: dict[str, Any] = variant.__dict__.setdefault("_onsite_compiled", {})
-    if name not in cache:
-        text = getattr(variant, name) or ""
-        try:
-            cache[name] = _text_env.from_string(text) if "{" in text else text
-        except LiquidError:
-            cache[name] = ""  # saved before validation existed: shows nothing rather than a broken box
-    return cache[name]
+@dataclass(slots=True)
+class CompiledVariant:
+    """One arm in one locale, its fields parsed once (parsing is most of a render's cost)."""
+
+    arm: str
+    coupon_code: str
+    image_url: str  # https only, else empty
+    fields: dict[str, Any]  # name -> plain text, or its parsed Liquid template
+    personal: bool  # some field is a template: its output may depend on the profile
+    # The output for visitors without a profile: the same for all of them, so rendered once.
+    without_profile: dict[str, str] | None = None
 
 
-def render_context_for(visitor: Visitor_) -> dict[str, Any]:
-    # Unsigned visitors get content rendered against an empty profile: nothing personal leaks.
-    profile = visitor.profile if visitor.personal and visitor.profile is not None else Profile()
-    return render_context(profile=profile, data={}, links={})
+@dataclass(frozen=True, slots=True)
+class UrlRule:
+    match: str  # contains, equals, regex
+    value: str
+    pattern: re.Pattern[str] | None  # regex rules, compiled
 
 
-def _render(variant: Variant, *, message: Message, context: dict[str, Any]) -> dict[str, str]:
-    context = {**context, "coupon": variant.coupon_code}
-    out: dict[str, str] = {}
-    for name in _FIELDS:
-        template = _compiled(variant, name)
-        if isinstance(template, str):
-            out[name] = template
-            continue
-        try:
-            out[name] = template.render(**context)
-        except Exception:  # a template that breaks on odd data shows nothing rather than a broken box
-            out[name] = ""
-    if out["cta_url"] and not _url_allowed(out["cta_url"], source=message.source):
-        out["cta_url"] = ""
-    out["image_url"] = variant.image_url if variant.image_url.startswith("https://") else ""
-    return out
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An active message as deciding needs it: rules first, then what the answer carries."""
+
+    id: int
+    kind: str
+    popup: bool
+    place: str  # pop-ups share a budget; bars one per edge; blocks one per selector
+    device: str
+    visitor: str
+    utm_source: str  # lower-cased
+    includes: tuple[UrlRule, ...]
+    excludes: tuple[UrlRule, ...]
+    any_page: bool  # no UTM or URL rule: every page of the site
+    who: str
+    audience_id: int | None
+    required_tags: frozenset[str]
+    once_per_session: bool
+    min_days_between: int | None
+    max_views: int | None
+    stop_after_submit: bool
+    stop_after_click: bool
+    stop_after_conversion: bool
+    goal_event: str
+    goal_days: int
+    holdout_percent: int
+    arms: tuple[tuple[str, int], ...]  # by name, with the arm's weight (its variants' highest)
+    total_weight: int
+    variants: dict[str, dict[str, CompiledVariant]]  # arm -> lower-cased locale -> variant
+    answer: dict[str, Any]  # the answer's parts that are the same for every visitor
 
 
-def _one_per_place(messages: list[Message]) -> list[Message]:
-    """What one page view can show: a few pop-ups (each with its own trigger; the snippet shows the
-    first that fires, at most one), one bar per edge, one block per selector; highest priority first."""
-    out: list[Message] = []
-    popups = 0
-    places: set[str] = set()
-    for message in messages:
-        if message.kind in POPUP_KINDS:
-            if popups >= settings.ONSITE_POPUPS_PER_PAGE:
-                continue
-            popups += 1
-        else:
-            place = message.embed_selector if message.kind == Kind.EMBEDDED else message.kind
-            if place in places:
-                continue
-            places.add(place)
-        out.append(message)
-    return out
+@lru_cache(maxsize=4096)
+def _field_compiled(text: str) -> Any:
+    """A field's parsed template, by its text: the site's messages are recompiled every few seconds,
+    their templates parsed again only when changed (a parsed template is only read when rendered)."""
+    if "{" not in text:
+        return text
+    try:
+        return _text_env.from_string(text)
+    except LiquidError:
+        return ""  # saved before validation existed: shows nothing rather than a broken box
 
 
-def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, Any]]:
-    """The messages this visitor may see on this page, rendered; records holdouts (once per visitor)."""
-    now = timezone.now()
-    visitor = visitor_resolve(source=source, context=context)
-    candidates = messages_active(source=source)
-    if context.preview is not None:
-        forced = (
-            Message.objects.filter(pk=context.preview, source=source).prefetch_related("variants").first()
-        )
-        candidates = [forced] if forced else []
-    if not candidates:
-        return []
-    history = interactions_of(
-        visitor=visitor, anonymous_id=context.anonymous_id, since=now - timedelta(days=400)
+def _variant_compiled(variant: Variant) -> CompiledVariant:
+    fields = {name: _field_compiled(getattr(variant, name) or "") for name in _FIELDS}
+    return CompiledVariant(
+        arm=variant.arm,
+        coupon_code=variant.coupon_code,
+        image_url=variant.image_url if variant.image_url.startswith("https://") else "",
+        fields=fields,
+        personal=any(not isinstance(f, str) for f in fields.values()),
     )
-    gap = timedelta(seconds=settings.ONSITE_POPUP_MIN_GAP_SECONDS)
-    # Site-wide: a pop-up seen on an earlier page within the gap holds every pop-up back.
-    recent_popup = any(
-        h.kind == InteractionKind.VIEW
-        and h.popup
-        and h.at > now - gap
-        and h.page_view_id != context.page_view_id
-        for h in history
-    )
-    member_of: set[int] = set()
-    tags: set[str] = set()
-    if visitor.profile is not None:
-        # The computed tags (coupon_sensitivity:high, favourite_category:…, lifecycle:…) count as
-        # well as the ones set by hand or by journeys.
-        member_of, tags = _memberships_and_computed_tags(
-            profile_id=visitor.profile.pk,
-            audience_ids=[m.audience_id for m in candidates if m.audience_id],
-            with_tags=any(m.required_tags for m in candidates),
-        )
-        tags |= set(visitor.profile.tags or [])
-    # --- journeys/onsite/queue.py: messages journeys queued for this profile (shown once, past who,
-    # audience and tags) and the stop-after-a-conversion cap; one indexed query each, only when needed.
-    queued: set[int] = set()
-    converted: set[int] = set()
-    if visitor.profile is not None and context.preview is None:
-        queued = queued_pending(profile_id=visitor.profile.pk, history=history, now=now)
-        converted = converted_messages(profile_id=visitor.profile.pk, messages=candidates, history=history)
-    # ---
-    eligible: list[Message] = []
-    for message in candidates:
-        if context.preview is None:
-            pushed = message.pk in queued
-            if not _page_ok(message, context, pushed=pushed):
-                continue
-            if message.who == Who.ANONYMOUS and visitor.known and not pushed:
-                continue
-            if message.who == Who.KNOWN and not visitor.known and not pushed:
-                continue
-            if message.audience_id and message.audience_id not in member_of and not pushed:
-                continue
-            if message.required_tags and not set(message.required_tags) <= tags and not pushed:
-                continue
-            if _capped(message, history, context, now, converted=converted, pushed=pushed):
-                continue
-            if message.kind in POPUP_KINDS and recent_popup:
-                continue
-        eligible.append(message)
-    eligible.sort(key=lambda m: m.pk not in queued)  # queued first: they take their place
-    chosen: list[tuple[Message, Variant]] = []
-    held: list[Interaction] = []
-    # The places are taken before the holdout: a held-out visitor sees nothing where the message
-    # would have been (and is counted only for messages they would have been shown).
-    for message in _one_per_place(eligible):
-        variant = _variant_pick(message, visitor.key, context.locale)
-        if variant is None:
-            continue
-        if (
-            context.preview is None
-            and message.holdout_percent
-            and (_bucket(message.pk, visitor.key, "holdout") % 100 < message.holdout_percent)
-        ):
-            if not any(i.message_id == message.pk and i.kind == InteractionKind.HOLDOUT for i in history):
-                held.append(
-                    Interaction(
-                        message=message,
-                        arm="holdout",
-                        kind=InteractionKind.HOLDOUT,
-                        profile=visitor.profile,
-                        anonymous_id=context.anonymous_id,
-                        session_id=context.session_id,
-                        page_view_id=context.page_view_id,
-                        at=now,
-                    )  # fmt: skip
-                )
-            continue
-        chosen.append((message, variant))
-    context_ = render_context_for(visitor)
-    out = [_payload(m, v, context=context_) for m, v in chosen]
-    if held:
-        Interaction.objects.bulk_create(held)
-    return out
 
 
-def _payload(message: Message, variant: Variant, *, context: dict[str, Any]) -> dict[str, Any]:
+def _url_rule(rule: Any) -> UrlRule | None:
+    """A rule as saved; one that is malformed (saved before validation existed) never matches."""
+    if not isinstance(rule, dict) or rule.get("match") not in _URL_MATCHES:
+        return None
+    value = rule.get("value")
+    if not isinstance(value, str) or not value:
+        return None
+    pattern = None
+    if rule["match"] == "regex":
+        try:
+            pattern = re.compile(value)
+        except re.error:
+            return None
+    return UrlRule(match=rule["match"], value=value, pattern=pattern)
+
+
+def _answer(message: Message) -> dict[str, Any]:
+    """The answer's parts that are the same for every visitor (kind, place, trigger, form)."""
+    consents = message.consents if isinstance(message.consents, list) else []
     return {
         "id": message.pk,
-        "arm": variant.arm,
         "kind": message.kind,
         "popup": message.kind in POPUP_KINDS,
         "selector": message.embed_selector if message.kind == Kind.EMBEDDED else "",
@@ -552,39 +388,404 @@ def _payload(message: Message, variant: Variant, *, context: dict[str, Any]) -> 
             "unless": message.trigger_unless_event,
             "waitMinutes": message.trigger_wait_minutes,
         },
-        "content": _render(variant, message=message, context=context),
         "form": {
             "email": message.form_email,
             "phone": message.form_phone,
             "consents": [
                 {"key": f"{c['channel']}:{c.get('topic') or 'marketing'}", "label": c["label"]}
-                for c in message.consents
+                for c in consents
+                if isinstance(c, dict) and "channel" in c and "label" in c
             ],
         },
     }
 
 
-@dataclass(frozen=True)
-class Seen:
-    message_id: int
-    popup: bool
-    kind: str
-    at: Any
-    session_id: str
-    page_view_id: str
-
-
-def interactions_of(*, visitor: Visitor_, anonymous_id: str, since: Any) -> list[Seen]:
-    """This visitor's interactions: by profile when known (survives cleared storage), and by browser."""
-    query = Q(anonymous_id=anonymous_id) if anonymous_id else Q(pk__in=[])
-    if visitor.profile is not None:
-        query |= Q(profile=visitor.profile)
-    rows = (
-        Interaction.objects.filter(query, at__gte=since)
-        .order_by("-at")
-        .values_list("message_id", "message__kind", "kind", "at", "session_id", "page_view_id")[:2000]
+def _candidate(message: Message) -> Candidate:
+    rules = message.url_rules if isinstance(message.url_rules, list) else []
+    includes, excludes = [], []
+    for rule in rules:
+        compiled = _url_rule(rule)
+        (excludes if isinstance(rule, dict) and rule.get("exclude") else includes).append(compiled)
+    arms: dict[str, int] = {}
+    by_arm: dict[str, dict[str, CompiledVariant]] = {}
+    for v in message.variants.all():  # prefetched, in the model's order (arm, locale)
+        arms[v.arm] = max(arms.get(v.arm, 0), v.weight)
+        by_arm.setdefault(v.arm, {})[v.locale.lower()] = _variant_compiled(v)
+    tags = message.required_tags if isinstance(message.required_tags, list) else []
+    return Candidate(
+        id=message.pk,
+        kind=message.kind,
+        popup=message.kind in POPUP_KINDS,
+        place=message.embed_selector if message.kind == Kind.EMBEDDED else message.kind,
+        device=message.device,
+        visitor=message.visitor,
+        utm_source=message.utm_source.lower(),
+        # A malformed include matches nothing (the message is not shown); a malformed exclude
+        # excludes nothing.
+        includes=tuple(r or UrlRule(match="never", value="", pattern=None) for r in includes),
+        excludes=tuple(r for r in excludes if r is not None),
+        any_page=not (includes or any(r is not None for r in excludes)),
+        who=message.who,
+        audience_id=message.audience_id,
+        required_tags=frozenset(t for t in tags if isinstance(t, str)),
+        once_per_session=message.once_per_session,
+        min_days_between=message.min_days_between,
+        max_views=message.max_views,
+        stop_after_submit=message.stop_after_submit,
+        stop_after_click=message.stop_after_click,
+        stop_after_conversion=message.stop_after_conversion and bool(message.goal_event.strip()),
+        goal_event=message.goal_event.strip(),
+        goal_days=message.goal_days,
+        holdout_percent=message.holdout_percent,
+        arms=tuple(sorted(arms.items())),
+        total_weight=sum(arms.values()),
+        variants=by_arm,
+        answer=_answer(message),
     )
-    return [Seen(m, k in POPUP_KINDS, kind, at, sid, pv) for m, k, kind, at, sid, pv in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteMessages:
+    candidates: tuple[Candidate, ...]  # highest priority first
+    # device -> the candidates whose device rule passes.
+    by_device: dict[str, tuple[Candidate, ...]]
+
+
+def _device_ok(c: Candidate, device: str) -> bool:
+    return c.device == Device.ANY or c.device == device
+
+
+def _visit_ok(c: Candidate, ctx: PageContext) -> bool:
+    """New or returning visitor, and the UTM source: about the visitor, so a message a journey queued
+    for this profile is shown past them (the journey chose the person)."""
+    if c.visitor == Visitor.NEW and not ctx.new_visitor:
+        return False
+    if c.visitor == Visitor.RETURNING and ctx.new_visitor:
+        return False
+    return not (c.utm_source and c.utm_source != ctx.utm_source.lower())
+
+
+_SITES: dict[int, tuple[float, SiteMessages]] = {}
+_SITES_TTL = 5.0  # seconds: how long another process may show a paused or changed message
+_SITES_REBUILD = threading.Lock()
+
+
+def site_messages(*, source: Source) -> SiteMessages:
+    """The source's active messages, compiled; cached a few seconds in-process (two queries when it
+    is rebuilt: the messages and their variants)."""
+    now = time.monotonic()
+    hit = _SITES.get(source.pk)
+    if hit and now - hit[0] < _SITES_TTL:
+        return hit[1]
+    # One thread of the process rebuilds; the others answer from what they had meanwhile, rather
+    # than all queuing behind the same two queries.
+    if not _SITES_REBUILD.acquire(blocking=hit is None):
+        return hit[1]  # type: ignore[index]
+    try:
+        messages = (
+            Message.objects.filter(source=source, status=Status.ACTIVE)
+            .prefetch_related("variants")
+            .order_by("-priority", "id")
+        )
+        candidates = tuple(_candidate(m) for m in messages)
+        site = SiteMessages(
+            candidates=candidates,
+            by_device={
+                device: tuple(c for c in candidates if _device_ok(c, device))
+                for device in (Device.DESKTOP.value, Device.MOBILE.value)
+            },
+        )
+        _SITES[source.pk] = (time.monotonic(), site)
+        return site
+    finally:
+        _SITES_REBUILD.release()
+
+
+def messages_cache_clear() -> None:
+    """Forget every site's compiled messages (this process; the others within _SITES_TTL)."""
+    _SITES.clear()
+
+
+def _url_hit(rule: UrlRule, url: str, path: str) -> bool:
+    if rule.match == "contains":
+        return rule.value in url
+    if rule.match == "equals":
+        return url == rule.value or path == rule.value
+    if rule.pattern is not None:
+        return rule.pattern.search(url) is not None
+    return False
+
+
+def _page_ok(c: Candidate, ctx: PageContext) -> bool:
+    """The page's URL rules (the device is sorted out beforehand)."""
+    if not c.includes and not c.excludes:
+        return True
+    url = ctx.url
+    path = urlsplit(url).path if any(r.match == "equals" for r in c.includes + c.excludes) else ""
+    if c.includes and not any(_url_hit(r, url, path) for r in c.includes):
+        return False
+    return not any(_url_hit(r, url, path) for r in c.excludes)
+
+
+def page_candidates(*, source: Source, context: PageContext) -> list[Candidate]:
+    """Step 1: the messages that may show on this page, whoever asks; a preview forces its own on."""
+    if context.preview is not None:
+        forced = (
+            Message.objects.filter(pk=context.preview, source=source).prefetch_related("variants").first()
+        )
+        return [_candidate(forced)] if forced else []
+    site = site_messages(source=source)
+    on_device = site.by_device.get(context.device)
+    if on_device is None:
+        on_device = tuple(c for c in site.candidates if _device_ok(c, context.device))
+    return [c for c in on_device if c.any_page or _page_ok(c, context)]
+
+
+# --- 3. the visitor's candidates: targeting and caps -------------------------------------------------
+
+
+def _targeted(c: Candidate, facts: VisitorFacts, tags: frozenset[str], ctx: PageContext) -> bool:
+    if not _visit_ok(c, ctx):
+        return False
+    if c.who == Who.ANONYMOUS and facts.known:
+        return False
+    if c.who == Who.KNOWN and not facts.known:
+        return False
+    if c.audience_id and c.audience_id not in facts.audience_ids:
+        return False
+    return not (c.required_tags and not c.required_tags <= tags)
+
+
+def _capped(
+    c: Candidate, seen: Seen, ctx: PageContext, now: datetime, *, converted: bool, pushed: bool
+) -> bool:
+    if c.stop_after_submit and seen.submitted:
+        return True
+    if c.stop_after_click and seen.clicked:
+        return True
+    if converted:
+        return True
+    if pushed:  # a journey's queued showing is once by itself (journeys/onsite/queue.py)
+        return False
+    if c.max_views is not None and seen.views >= c.max_views:
+        return True
+    if c.once_per_session and ctx.session_id and seen.in_session:
+        return True
+    return bool(
+        c.min_days_between
+        and seen.views
+        and seen.last_view is not None
+        and seen.last_view > now - timedelta(days=c.min_days_between)
+    )
+
+
+def visitor_candidates(
+    *, candidates: list[Candidate], facts: VisitorFacts, context: PageContext, now: datetime
+) -> list[Candidate]:
+    """Step 3: of the page's candidates, those this visitor may see now (targeting, the message's
+    caps, and the site-wide gap between pop-ups)."""
+    # The computed tags (coupon_sensitivity:high, favourite_category:…, lifecycle:…) count as well
+    # as the ones set by hand or by journeys.
+    own = facts.profile.tags if facts.profile is not None else []
+    tags = facts.computed_tags | {t for t in own if isinstance(t, str)}
+    # Journeys' "show on the next visit" (journeys/onsite/queue.py): offered past who the visitor is,
+    # once, and first, so it takes its place on the page.
+    queued = queued_pending(queued=facts.queued, seen=facts.seen)
+    converted = converted_messages(
+        profile_id=facts.profile.pk if facts.profile is not None else None,
+        capped={c.id: (c.goal_event, c.goal_days) for c in candidates if c.stop_after_conversion},
+        seen=facts.seen,
+    )
+    eligible = [
+        c
+        for c in candidates
+        if (c.id in queued or _targeted(c, facts, tags, context))
+        and not _capped(
+            c,
+            facts.seen.get(c.id, NOTHING_SEEN),
+            context,
+            now,
+            converted=c.id in converted,
+            pushed=c.id in queued,
+        )
+        # Site-wide: a pop-up seen on an earlier page within the gap holds every pop-up back.
+        and not (c.popup and facts.recent_popup)
+    ]
+    return sorted(eligible, key=lambda c: c.id not in queued)  # stable: priority order otherwise
+
+
+# --- 4. one per place, the arm, the holdout -------------------------------------------------------
+
+
+def _bucket(message_id: int, key: str, salt: str) -> int:
+    digest = hashlib.sha256(f"{salt}:{message_id}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _one_per_place(candidates: list[Candidate]) -> list[Candidate]:
+    """What one page view can show: a few pop-ups (each with its own trigger; the snippet shows the
+    first that fires, at most one), one bar per edge, one block per selector; highest priority first."""
+    out: list[Candidate] = []
+    popups, most = 0, settings.ONSITE_POPUPS_PER_PAGE
+    places: set[str] = set()
+    for c in candidates:
+        if c.popup:
+            if popups >= most:
+                continue
+            popups += 1
+        else:
+            if c.place in places:
+                continue
+            places.add(c.place)
+        out.append(c)
+    return out
+
+
+def _variant_pick(c: Candidate, key: str, locale: str) -> CompiledVariant | None:
+    if c.total_weight <= 0:
+        return None
+    point = _bucket(c.id, key, "arm") % c.total_weight
+    chosen = c.arms[-1][0]
+    for arm, weight in c.arms:
+        if point < weight:
+            chosen = arm
+            break
+        point -= weight
+    in_arm = c.variants[chosen]
+    wanted = (locale or "").lower().replace("_", "-")
+    for candidate in (wanted, wanted.split("-")[0], "en"):
+        if candidate and candidate in in_arm:
+            return in_arm[candidate]
+    return next(iter(in_arm.values()))
+
+
+# --- 5. rendering ---------------------------------------------------------------------------------
+
+
+def _fields_render(variant: CompiledVariant, base: dict[str, Any]) -> dict[str, str]:
+    context = {**base, "coupon": variant.coupon_code}
+    out: dict[str, str] = {}
+    for name, template in variant.fields.items():
+        if isinstance(template, str):
+            out[name] = template
+            continue
+        try:
+            out[name] = template.render(**context)
+        except Exception:  # a template that breaks on odd data shows nothing rather than a broken box
+            out[name] = ""
+    return out
+
+
+class _Renderer:
+    """The chosen variants' text for one visitor: their own profile's when they have one (unsigned
+    user ids never get one), else what every visitor without a profile gets, rendered once per
+    variant. The profile's context is built once for all the messages of the answer."""
+
+    def __init__(self, *, profile: ProfileFacts | None, source: Source) -> None:
+        self.profile, self.source = profile, source
+        self._base: dict[str, Any] | None = None
+
+    def content(self, variant: CompiledVariant) -> dict[str, str]:
+        if not variant.personal:
+            out = dict(variant.fields)
+        elif self.profile is not None:
+            if self._base is None:
+                self._base = render_context(profile=self.profile, data={}, links={})
+            out = _fields_render(variant, self._base)
+        else:
+            if variant.without_profile is None:
+                variant.without_profile = _fields_render(
+                    variant, render_context(profile=_NO_PROFILE, data={}, links={})
+                )
+            out = dict(variant.without_profile)
+        if out["cta_url"] and not _url_allowed(out["cta_url"], source=self.source):
+            out["cta_url"] = ""
+        out["image_url"] = variant.image_url
+        return out
+
+
+def message_preview(*, message: Message, variant: Variant, profile: Profile | None, source: Source) -> dict:
+    """What decide would answer for this (possibly unsaved) message and variant, for the designer's
+    preview: the same answer parts, compiled templates and renderer as the public path."""
+    facts = None
+    if profile is not None:
+        facts = ProfileFacts(
+            pk=profile.pk,
+            traits=profile.traits if isinstance(profile.traits, dict) else {},
+            tags=profile.tags if isinstance(profile.tags, list) else [],
+            locale=profile.locale or "",
+            timezone=profile.timezone or "",
+            country=profile.country or "",
+        )
+    content = _Renderer(profile=facts, source=source).content(_variant_compiled(variant))
+    return {**_answer(message), "arm": variant.arm, "content": content}
+
+
+def _holdouts_record(rows: list[Interaction]) -> None:
+    """Record first-time holdouts without waiting for the disk: synchronous_commit is off for this
+    one transaction. A commit that waits for the WAL flush costs a few ms, tens at the tail on a busy
+    machine, on a path every page view may take; a holdout lost in a database crash is recorded again
+    at the visitor's next page view (it is written only when none is found)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        Interaction.objects.bulk_create(rows)
+
+
+def messages_decide(*, source: Source, context: PageContext) -> list[dict[str, Any]]:
+    """The messages this visitor may see on this page, rendered; records holdouts (once per visitor)."""
+    candidates = page_candidates(source=source, context=context)
+    if not candidates:
+        return []
+    now = timezone.now()
+    user_id = _verified_user_id(source=source, context=context)
+    facts = visitor_facts(
+        user_id=user_id,
+        anonymous_id=context.anonymous_id,
+        message_ids=[c.id for c in candidates],
+        audience_ids=[c.audience_id for c in candidates if c.audience_id],
+        with_tags=any(c.required_tags for c in candidates),
+        session_id=context.session_id,
+        page_view_id=context.page_view_id,
+        since=now - timedelta(days=400),
+        gap_since=now - timedelta(seconds=settings.ONSITE_POPUP_MIN_GAP_SECONDS),
+        now=now,
+    )
+    if context.preview is None:
+        candidates = visitor_candidates(candidates=candidates, facts=facts, context=context, now=now)
+    key = user_id or context.anonymous_id
+    chosen: list[tuple[Candidate, CompiledVariant]] = []
+    held: list[Interaction] = []
+    # The places are taken before the holdout: a held-out visitor sees nothing where the message
+    # would have been (and is counted only for messages they would have been shown).
+    for c in _one_per_place(candidates):
+        variant = _variant_pick(c, key, context.locale)
+        if variant is None:
+            continue
+        if (
+            context.preview is None
+            and c.holdout_percent
+            and _bucket(c.id, key, "holdout") % 100 < c.holdout_percent
+        ):
+            if not facts.seen.get(c.id, NOTHING_SEEN).held:
+                held.append(
+                    Interaction(
+                        message_id=c.id,
+                        arm="holdout",
+                        kind=InteractionKind.HOLDOUT,
+                        profile_id=facts.profile.pk if facts.profile else None,
+                        anonymous_id=context.anonymous_id,
+                        session_id=context.session_id,
+                        page_view_id=context.page_view_id,
+                        at=now,
+                    )  # fmt: skip
+                )
+            continue
+        chosen.append((c, variant))
+    if held:
+        _holdouts_record(held)
+    renderer = _Renderer(profile=facts.profile, source=source)
+    return [{**c.answer, "arm": v.arm, "content": renderer.content(v)} for c, v in chosen]
 
 
 # --- what the visitor did ------------------------------------------------------------------------
