@@ -147,6 +147,7 @@ def _session(
         behaviour.search_click(t, at=at, ids=ids, context=context, search=search, currency=currency)
     products = catalogue()
     viewed: list[Product] = rng.sample(products, rng.choice((1, 1, 2, 3)))
+    viewed = behaviour.viewed_products(t, viewed=viewed)
     for position, product in enumerate(viewed, start=1):
         step(
             {
@@ -168,6 +169,20 @@ def _session(
                 "properties": {**product.as_properties(currency), "cart_id": cart_id, "quantity": quantity},
             }
         )
+    # The brewer's accessory, added from the cart a few seconds later (the session's clock is not
+    # moved: the next step comes as it would have).
+    for extra in behaviour.cart_companions(t, cart=[p for p, _ in cart]):
+        t.add(
+            at + timedelta(seconds=5),
+            {
+                **ids,
+                "context": context,
+                "type": "track",
+                "event": "Product Added",
+                "properties": {**extra.as_properties(currency), "cart_id": cart_id, "quantity": 1},
+            },
+        )
+        cart.append((extra, 1))
     lines = [{**p.as_properties(currency), "quantity": q} for p, q in cart]
     if rng.random() > 0.8:
         return at
