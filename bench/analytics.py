@@ -63,6 +63,15 @@ def _sql(statement: str, params: list | dict | None = None):
         return cur.fetchall() if cur.description else None
 
 
+def _analysis_sql(statement: str, params: list | dict | None = None):
+    """A hand-written query with the session settings the analyses get (work_mem, no JIT)."""
+    from tracking.analytics.behaviour.common import analysis_cursor
+
+    with analysis_cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall()
+
+
 # --- data --------------------------------------------------------------------------------------------
 
 # Event j of profile i: session j / 5 (sessions (i % 13) + 1 days apart), step j % 5 inside it.
@@ -183,25 +192,29 @@ def _generate(url: str, n: int, events: int) -> None:
 
 # --- funnel ------------------------------------------------------------------------------------------
 
+# What an engineer who knows PostgreSQL would write for exactly this question: the three names, no
+# filters, UTC, one breakdown, counts only. Each view's next add is the first add after it and that
+# add's next order the first order after the add; both are running minimums over the profile's later
+# events (one sort, two window passes), then the best attempt per profile and GROUPING SETS.
 HAND_FUNNEL = """
-WITH s1 AS MATERIALIZED (
-    SELECT e.profile_id AS pid, e.timestamp AS t1, e.id AS id1 FROM tracking_event e
-    WHERE e.name = 'Product Viewed' AND e.timestamp >= %(lo)s AND e.timestamp < %(hi)s AND e.profile_id IS NOT NULL
+WITH ev AS (
+    SELECT profile_id AS pid, timestamp AS ts, id, name FROM tracking_event
+    WHERE name IN ('Product Viewed', 'Product Added', 'Order Completed')
+      AND timestamp >= %(lo)s AND timestamp < %(hi)s + %(w)s AND profile_id IS NOT NULL
 ),
-att AS (
-    SELECT s1.pid,
-           1 + (s2.t2 IS NOT NULL AND s2.t2 <= s1.t1 + %(w)s)::int + (s3.t3 IS NOT NULL AND s3.t3 <= s1.t1 + %(w)s)::int AS reached
-    FROM s1
-    LEFT JOIN LATERAL (
-        SELECT e.timestamp AS t2, e.id AS id2 FROM tracking_event e
-        WHERE e.profile_id = s1.pid AND e.name = 'Product Added' AND (e.timestamp, e.id) > (s1.t1, s1.id1)
-        ORDER BY e.timestamp, e.id LIMIT 1) s2 ON true
-    LEFT JOIN LATERAL (
-        SELECT e.timestamp AS t3 FROM tracking_event e
-        WHERE e.profile_id = s1.pid AND e.name = 'Order Completed' AND (e.timestamp, e.id) > (s2.t2, s2.id2)
-        ORDER BY e.timestamp, e.id LIMIT 1) s3 ON true
+o AS (
+    SELECT *, min(ts) FILTER (WHERE name = 'Order Completed') OVER later AS next_order FROM ev
+    WINDOW later AS (PARTITION BY pid ORDER BY ts DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
-best AS (SELECT pid, max(reached) AS r FROM att GROUP BY pid)
+a AS (
+    SELECT *, min(ts) FILTER (WHERE name = 'Product Added') OVER later AS t2,
+              min(next_order) FILTER (WHERE name = 'Product Added') OVER later AS t3 FROM o
+    WINDOW later AS (PARTITION BY pid ORDER BY ts DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+best AS (
+    SELECT pid, max(1 + (t2 <= ts + %(w)s)::int + (t3 <= ts + %(w)s)::int) AS r FROM a
+    WHERE name = 'Product Viewed' AND ts >= %(lo)s AND ts < %(hi)s GROUP BY pid
+)
 SELECT GROUPING(p.country) AS total, NULLIF(p.country, ''), count(*), count(*) FILTER (WHERE r >= 2),
        count(*) FILTER (WHERE r >= 3)
 FROM best JOIN tracking_profile p ON p.id = best.pid
@@ -223,7 +236,7 @@ def _funnel_definition() -> dict:
 
 def _funnel_hand() -> dict:
     lo = datetime.combine(FUNNEL_FROM, datetime.min.time(), tzinfo=UTC)
-    rows = _sql(
+    rows = _analysis_sql(
         HAND_FUNNEL,
         {"lo": lo, "hi": lo + timedelta(days=FUNNEL_DAYS), "w": timedelta(minutes=WINDOW_MINUTES)},
     )
@@ -245,19 +258,21 @@ def _funnel_ours(result: dict) -> dict:
 
 # --- retention ---------------------------------------------------------------------------------------
 
+# Hand-written for exactly this question: UTC weeks by arithmetic on the epoch (no zones), the first
+# view per profile by min(), the return weeks of the cohort's members by DISTINCT.
 HAND_RETENTION = """
 WITH f AS (
     SELECT profile_id AS pid, min(timestamp) AS ts FROM tracking_event
     WHERE name = 'Product Viewed' AND profile_id IS NOT NULL AND timestamp < %(hi)s GROUP BY 1
 ),
-c AS MATERIALIZED (
-    SELECT pid, floor(((ts AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7.0)::int AS c FROM f
+cohort AS MATERIALIZED (
+    SELECT pid, floor(extract(epoch FROM ts - %(epoch)s) / 604800)::int AS c FROM f WHERE ts >= %(lo)s
 ),
-cohort AS MATERIALIZED (SELECT * FROM c WHERE c BETWEEN %(lo_no)s AND %(hi_no)s),
 r AS (
-    SELECT DISTINCT e.profile_id AS pid, floor(((e.timestamp AT TIME ZONE 'UTC')::date - DATE '2000-01-03') / 7.0)::int AS w
-    FROM tracking_event e JOIN cohort ON cohort.pid = e.profile_id
-    WHERE e.name = 'Product Viewed' AND e.timestamp >= %(lo)s AND e.timestamp < %(rhi)s
+    SELECT DISTINCT profile_id AS pid, floor(extract(epoch FROM timestamp - %(epoch)s) / 604800)::int AS w
+    FROM tracking_event
+    WHERE name = 'Product Viewed' AND timestamp >= %(lo)s AND timestamp < %(rhi)s
+      AND profile_id IN (SELECT pid FROM cohort)
 )
 SELECT c, 0, count(*) FROM cohort GROUP BY 1
 UNION ALL
@@ -279,19 +294,13 @@ def _retention_definition() -> dict:
 
 
 def _retention_hand() -> dict:
-    from tracking.analytics.behaviour.retention import period_no
+    from tracking.analytics.behaviour.retention import EPOCH
 
     lo = datetime.combine(T0, datetime.min.time(), tzinfo=UTC)
     hi = lo + timedelta(weeks=12)
-    rows = _sql(
-        HAND_RETENTION,
-        {
-            "lo": lo,
-            "hi": hi,
-            "rhi": hi + timedelta(weeks=13),
-            "lo_no": period_no(T0, "week"),
-            "hi_no": period_no(T0 + timedelta(weeks=12, days=-1), "week"),
-        },
+    epoch = datetime.combine(EPOCH, datetime.min.time(), tzinfo=UTC)
+    rows = _analysis_sql(
+        HAND_RETENTION, {"lo": lo, "hi": hi, "rhi": hi + timedelta(weeks=13), "epoch": epoch}
     )
     return {(c, k): n for c, k, n in rows if n}
 

@@ -249,25 +249,28 @@ def _chain_attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, li
             figures = [f"min(ts) FILTER (WHERE s{k}) OVER d AS g{k}_{k}"] + [
                 f"min(g{k + 1}_{j}) FILTER (WHERE s{k}) OVER d AS g{k}_{j}" for j in range(k + 1, n + 1)
             ]
+            if k == 2:
+                figures.append("row_number() OVER d AS rn")
             level = f"SELECT *, {', '.join(figures)} FROM ({level}) l{k} " + after.format(end="1 PRECEDING")
         times = [f"g2_{k} AS t{k}" for k in range(2, n + 1)]
         reached = "1 + " + " + ".join(
             f"(CASE WHEN g2_{k} <= ts + {w} THEN 1 ELSE 0 END)" for k in range(2, n + 1)
         )
         attempts = (
-            f"SELECT pid, eid AS p1, {reached} AS reached{bsel}, ts AS t1, {', '.join(times)} "
+            f"SELECT pid, eid AS p1, rn, {reached} AS reached{bsel}, ts AS t1, {', '.join(times)} "
             f"FROM ({level}) c WHERE s1"
         )
     else:  # any order: the k-th step reached is the k-th earliest of the steps' first events in the window
         firsts = ", ".join(f"min(ts) FILTER (WHERE s{k}) OVER d AS h{k}" for k in range(1, n + 1))
+        firsts += ", row_number() OVER d AS rn"
         level = f"SELECT *, {firsts} FROM ({ev}) l " + after.format(end="CURRENT ROW")
         hits = ", ".join(f"CASE WHEN h{k} <= ts + {w} THEN h{k} END" for k in range(1, n + 1))
         inner = (
-            f"SELECT pid, eid, ts{bsel}, ARRAY(SELECT h FROM unnest(ARRAY[{hits}]) h WHERE h IS NOT NULL "
+            f"SELECT pid, eid, rn, ts{bsel}, ARRAY(SELECT h FROM unnest(ARRAY[{hits}]) h WHERE h IS NOT NULL "
             f"ORDER BY h) AS st FROM ({level}) c"
         )
         attempts = (
-            f"SELECT pid, eid AS p1, cardinality(st) AS reached{bsel}, "
+            f"SELECT pid, eid AS p1, rn, cardinality(st) AS reached{bsel}, "
             + ", ".join(f"st[{k}] AS t{k}" for k in range(1, n + 1))
             + f" FROM ({inner}) i"
         )
@@ -280,11 +283,21 @@ def _chain_attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, li
             f"LEFT JOIN ({bounds}) _zb ON _zb.name = p.timezone "
             "WHERE a.t1 >= COALESCE(_zb.lo, %s) AND a.t1 < COALESCE(_zb.hi, %s)"
         )
-        params_tail = [*bp, *_workspace_bounds(rng)]
+        params += [*bp, *_workspace_bounds(rng)]
     else:
+        # Still in the window's order (profile, then time descending): the reduction below needs no sort.
         sql = f"SELECT * FROM ({attempts}) a WHERE a.t1 >= %s AND a.t1 < %s"
-        params_tail = [lo, hi]
-    return sql, [*params, *params_tail]
+        params += [lo, hi]
+    # Each profile's best attempt (per value of the entry-event breakdowns): most steps, then the
+    # earliest, i.e. the highest row number counted from the profile's latest event. One more
+    # window over the same order picks it, where DISTINCT ON would sort every attempt again.
+    parts = "".join(f", a.{b}" for b, _ in ev_dims)
+    rank = "reached::int8 * 4294967296 + rn"
+    sql = (
+        f"SELECT * FROM (SELECT a.*, max(a.{rank}) OVER (PARTITION BY a.pid{parts}) AS top FROM ({sql}) a) r "
+        f"WHERE r.{rank} = r.top"
+    )
+    return sql, params
 
 
 def _local_bounds_sql(rng: DateRange) -> tuple[str, list[Any]]:
@@ -317,12 +330,13 @@ def _windows_bound(sql: str, params: list[Any], window: timedelta, tail: list[An
     return out, [*params, *([window] * (len(pieces) - 1)), *tail]
 
 
-def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any]]:
-    """Every attempt (one per entry event): pid, p1 (a tie-break key in time order), reached, the
-    event-read breakdown values and the step times t1 … tn."""
+def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any], bool]:
+    """Attempts (one per entry event): pid, p1 (a tie-break key in time order), reached, the
+    event-read breakdown values and the step times t1 … tn; and whether they are already reduced to
+    each profile's best (per entry-event breakdown value)."""
     if defn.order == "any" or (defn.order == "sequential" and not defn.exclusions):
-        return _chain_attempts_sql(defn, rng)
-    return _positional_attempts_sql(defn, rng)
+        return (*_chain_attempts_sql(defn, rng), True)
+    return (*_positional_attempts_sql(defn, rng), False)
 
 
 def _positional_attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any]]:
@@ -441,7 +455,7 @@ def _bucket_case(expr: str) -> str:
 
 def _measure(defn: FunnelDefinition, rng: DateRange) -> dict[str, Any]:
     n = len(defn.steps)
-    sql, params = _attempts_sql(defn, rng)
+    sql, params, reduced = _attempts_sql(defn, rng)
     ev_cols = [b for b, _ in _event_dims(defn)]
     p_dims = _profile_dims(defn)
     bcols = [f"b{i}" for i in range(1, len(defn.breakdown) + 1)]
@@ -457,7 +471,11 @@ def _measure(defn: FunnelDefinition, rng: DateRange) -> dict[str, Any]:
     # the entry event), so zones and profile-read breakdowns are looked up once per profile, not per
     # event. Attempts arrive grouped by profile, so DISTINCT ON only sorts within each profile.
     keys = ", ".join(["pid", *ev_cols])
-    reduce_sql = f"SELECT DISTINCT ON ({keys}) * FROM ({sql}) a ORDER BY {keys}, reached DESC, t1, p1"
+    reduce_sql = (
+        sql
+        if reduced
+        else f"SELECT DISTINCT ON ({keys}) * FROM ({sql}) a ORDER BY {keys}, reached DESC, t1, p1"
+    )
     best = (
         "SELECT DISTINCT ON (pid) * FROM _funnel_best ORDER BY pid, reached DESC, t1, p1"
         if ev_cols
