@@ -54,7 +54,9 @@ def affinity_default() -> dict[str, Any]:
         "level": "product",
         "mode": "order",
         "days": "30",
-        "min_support": "2",
+        # Pairs seen in one or two baskets have a huge lift by chance; five keeps the page to pairs
+        # that say something (the field lowers it for a small shop).
+        "min_support": "5",
     }
 
 
@@ -311,6 +313,35 @@ def bought_a_not_b_url(*, a: str, b: str, level: str) -> str:
     )
 
 
+# Product names come from the latest orders (a bounded read through the (name, timestamp) index);
+# an item not among them is shown by its id.
+NAME_LOOKUP_ORDERS = 5000
+
+
+def affinity_item_names(*, ids: list[str]) -> dict[str, str]:
+    """Product id (or SKU) → the name the latest orders give it, for the ids a page shows."""
+    if not ids:
+        return {}
+    names = spec_event_names(SpecEvent.ORDER_COMPLETED)
+    marks = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT DISTINCT ON (x) x, n FROM (
+                SELECT COALESCE(NULLIF(item ->> 'product_id', ''), NULLIF(item ->> 'sku', '')) AS x,
+                       NULLIF(item ->> 'name', '') AS n, o.ts
+                FROM (SELECT e.timestamp AS ts, e.properties -> 'products' AS products FROM tracking_event e
+                      WHERE e.name IN ({marks}) ORDER BY e.timestamp DESC LIMIT %s) o
+                CROSS JOIN LATERAL jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(o.products) = 'array' THEN o.products ELSE '[]' END) AS item
+                WHERE jsonb_typeof(item) = 'object') q
+            WHERE x = ANY(%s) AND n IS NOT NULL ORDER BY x, ts DESC
+            """,
+            [*names, NAME_LOOKUP_ORDERS, list(ids)],
+        )
+        return dict(cur.fetchall())
+
+
 PAIR_COLUMNS = ["a", "b", "baskets_with_both", "support", "confidence", "lift", "journey_delay_days"]
 
 
@@ -327,6 +358,14 @@ def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
         {"category": x, "median_days": round(m, 1), "repurchases": n}
         for x, (m, n) in sorted(found["repurchase"].items())
     ]
+    labels = (
+        affinity_item_names(ids=sorted({x for p in found["pairs"][:100] for x in (p["a"], p["b"])}))
+        if options.level == "product"
+        else {}
+    )
+    for pair in found["pairs"]:
+        pair["a_name"] = labels.get(pair["a"], "")
+        pair["b_name"] = labels.get(pair["b"], "")
     top = found["pairs"][:12]
     return {
         "date_from": options.range.date_from.isoformat(),
@@ -348,6 +387,9 @@ def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "charts": {
-            "lift": {"labels": [f"{p['a']} → {p['b']}" for p in top], "values": [p["lift"] for p in top]}
+            "lift": {
+                "labels": [f"{p['a_name'] or p['a']} → {p['b_name'] or p['b']}" for p in top],
+                "values": [p["lift"] for p in top],
+            }
         },
     }
