@@ -212,7 +212,7 @@ a AS (
     WINDOW later AS (PARTITION BY pid ORDER BY ts DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 best AS (
-    SELECT pid, max(1 + (t2 <= ts + %(w)s)::int + (t3 <= ts + %(w)s)::int) AS r FROM a
+    SELECT pid, max(1 + coalesce(t2 <= ts + %(w)s, false)::int + coalesce(t3 <= ts + %(w)s, false)::int) AS r FROM a
     WHERE name = 'Product Viewed' AND ts >= %(lo)s AND ts < %(hi)s GROUP BY pid
 )
 SELECT GROUPING(p.country) AS total, NULLIF(p.country, ''), count(*), count(*) FILTER (WHERE r >= 2),
@@ -363,7 +363,7 @@ def main() -> None:
         return
     fx_rates_ensure()
     events = _sql("SELECT count(*) FROM tracking_event")[0][0]
-    say(f"Dataset: {n:,} profiles, {events:,} events; load average at start {load_start} (1, 5, 15 min)")
+    say(f"Dataset: {n:,} profiles, {events:,} events; load average at start {load_start}")
     say("")
     say("| measure | ours | baseline | ratio ours / baseline | equal |")
     say("|---|---:|---:|---:|---|")

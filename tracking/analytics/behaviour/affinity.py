@@ -27,6 +27,7 @@ from tracking.analytics.behaviour.common import (
     AnalysisInvalid,
     DateRange,
     analysis_cursor,
+    product_names,
     range_parse,
     spec_event_names,
 )
@@ -313,35 +314,6 @@ def bought_a_not_b_url(*, a: str, b: str, level: str) -> str:
     )
 
 
-# Product names come from the latest orders (a bounded read through the (name, timestamp) index);
-# an item not among them is shown by its id.
-NAME_LOOKUP_ORDERS = 5000
-
-
-def affinity_item_names(*, ids: list[str]) -> dict[str, str]:
-    """Product id (or SKU) → the name the latest orders give it, for the ids a page shows."""
-    if not ids:
-        return {}
-    names = spec_event_names(SpecEvent.ORDER_COMPLETED)
-    marks = ", ".join(["%s"] * len(names))
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT DISTINCT ON (x) x, n FROM (
-                SELECT COALESCE(NULLIF(item ->> 'product_id', ''), NULLIF(item ->> 'sku', '')) AS x,
-                       NULLIF(item ->> 'name', '') AS n, o.ts
-                FROM (SELECT e.timestamp AS ts, e.properties -> 'products' AS products FROM tracking_event e
-                      WHERE e.name IN ({marks}) ORDER BY e.timestamp DESC LIMIT %s) o
-                CROSS JOIN LATERAL jsonb_array_elements(
-                    CASE WHEN jsonb_typeof(o.products) = 'array' THEN o.products ELSE '[]' END) AS item
-                WHERE jsonb_typeof(item) = 'object') q
-            WHERE x = ANY(%s) AND n IS NOT NULL ORDER BY x, ts DESC
-            """,
-            [*names, NAME_LOOKUP_ORDERS, list(ids)],
-        )
-        return dict(cur.fetchall())
-
-
 PAIR_COLUMNS = ["a", "b", "baskets_with_both", "support", "confidence", "lift", "journey_delay_days"]
 
 
@@ -359,7 +331,7 @@ def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
         for x, (m, n) in sorted(found["repurchase"].items())
     ]
     labels = (
-        affinity_item_names(ids=sorted({x for p in found["pairs"][:100] for x in (p["a"], p["b"])}))
+        product_names(ids=sorted({x for p in found["pairs"][:100] for x in (p["a"], p["b"])}))
         if options.level == "product"
         else {}
     )
