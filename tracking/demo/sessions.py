@@ -169,20 +169,9 @@ def _session(
                 "properties": {**product.as_properties(currency), "cart_id": cart_id, "quantity": quantity},
             }
         )
-    # The brewer's accessory, added from the cart a few seconds later (the session's clock is not
-    # moved: the next step comes as it would have).
-    for extra in behaviour.cart_companions(t, cart=[p for p, _ in cart]):
-        t.add(
-            at + timedelta(seconds=5),
-            {
-                **ids,
-                "context": context,
-                "type": "track",
-                "event": "Product Added",
-                "properties": {**extra.as_properties(currency), "cart_id": cart_id, "quantity": 1},
-            },
-        )
-        cart.append((extra, 1))
+    # The brewer's accessory, put in the cart from its "goes well with" suggestion. No message of its
+    # own: the timeline keeps its messages (and with them every other random stream and moment).
+    cart += [(extra, 1) for extra in behaviour.cart_companions(t, cart=[p for p, _ in cart])]
     lines = [{**p.as_properties(currency), "quantity": q} for p, q in cart]
     if rng.random() > 0.8:
         return at
