@@ -255,7 +255,11 @@ def retention_st(draw):
         "mode": draw(st.sampled_from(["first_time", "recurring"])),
         "period": draw(st.sampled_from(["day", "week"])),
         "periods": draw(st.integers(2, 5)),
-        "breakdown": draw(st.sampled_from([[], [{"kind": "country"}]])),
+        "breakdown": draw(
+            st.sampled_from(
+                [[], [{"kind": "country"}], [{"kind": "property", "key": "w"}, {"kind": "country"}]]
+            )
+        ),
         "date_from": DAY_FROM.isoformat(),
         "date_to": DAY_TO.isoformat(),
         "tz": draw(st.sampled_from(["utc", "workspace", "local"])),
@@ -289,14 +293,15 @@ def py_retention(defn, profiles, workspace, now):
             for e in p["events"]
             if matches(defn["return"], e)
         }
+        # The cohort's first start event (first ever, or the period's first) gives event breakdowns.
         if defn["mode"] == "first_time":
-            cohorts = [starts[0][0]] if starts else []
+            cohorts = [(starts[0][0], starts[0][3])] if starts else []
         else:
-            cohorts = sorted({s[0] for s in starts})
-        for c in cohorts:
+            cohorts = [(c, next(s[3] for s in starts if s[0] == c)) for c in sorted({s[0] for s in starts})]
+        for c, entry in cohorts:
             if not lo <= c <= hi:
                 continue
-            values = tuple(p["country"] or None for _ in defn["breakdown"])
+            values = tuple(bd_value(dim, p, entry) for dim in defn["breakdown"])
             table[(c, values)][0].add(p["pid"])
             for k in range(1, nper):
                 if c + k in returns:

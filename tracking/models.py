@@ -232,7 +232,11 @@ class Event(models.Model):
             # Audience rules probe one profile's events of one name in a window (incremental
             # re-evaluation), and scan one event name over a window for everyone (full refresh).
             models.Index(fields=["profile", "name", "timestamp"], name="event_profile_name_ts_idx"),
-            models.Index(fields=["name", "timestamp"], include=["profile"], name="event_name_ts_idx"),
+            # Covering for behaviour analytics too: a funnel reads its step events of a date range
+            # with an index-only scan, ordered per profile by (timestamp, id).
+            models.Index(
+                fields=["name", "timestamp"], include=["profile", "id"], name="event_name_ts_cover_idx"
+            ),
             # Newest-first listings (the events API, the admin's date drill-down) on a large table.
             models.Index(fields=["timestamp", "id"], name="event_ts_id_idx"),
             models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="event_pending_idx"),

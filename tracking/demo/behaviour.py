@@ -1,5 +1,6 @@
 """What the behaviour pages need from the demo store's sessions: search results and clicks, promotion
-slots, two new products (one rising, one stalling) and a few refunds.
+slots, two new products (one rising, one stalling), a few refunds, and baskets with a story for the
+affinity page (a few brewers that are usually bought with their accessory).
 
 Each helper draws from its own random stream (seeded by the shopper and the message count), so the
 sessions' main stream — and with it every other figure of the demo — stays what it was.
@@ -29,6 +30,16 @@ PROMOTIONS = (
     ("new_matcha", "hero_matcha_v2", "home_hero", "New: Matcha Ceremonial", 0.12),
     ("free_shipping", "banner_truck", "home_banner_2", "Free shipping over 50", 0.03),
 )
+# Bought together: a shopper who puts the first in the cart often adds the second (what the affinity
+# page should find: high confidence, a lift far above 1). The first ones also get viewed more often,
+# so each pair is seen in enough orders to stand out from chance pairs.
+COMPANIONS = {
+    "Pour-Over Dripper": ("Paper Filters (100)", 0.65),
+    "Espresso Machine Compact": ("Knock Box", 0.55),
+    "Matcha Ceremonial 30g": ("Matcha Whisk Set", 0.5),
+    "French Press 1L": ("Cold Brew Coarse Grind 500g", 0.35),
+}
+FEATURED_SHARE = 0.25  # of sessions whose first product viewed is one of the brewers above
 NEW_PRODUCTS = {
     # product, days since launch; the first rises (more views every week), the second stalls.
     "rising": (Product("prod_701", "COF-701", "Oat Milk Barista Edition 1L", "Coffee", 6), 18),
@@ -43,6 +54,33 @@ def _rng(t: Timeline, salt: str) -> random.Random:
 def _matches(query: str) -> list[Product]:
     words = query.lower().split()
     return [p for p in catalogue() if any(w in p.name.lower() or w in p.category.lower() for w in words)]
+
+
+def _product(name: str) -> Product:
+    return next(p for p in catalogue() if p.name == name)
+
+
+def viewed_products(t: Timeline, *, viewed: list[Product]) -> list[Product]:
+    """The products a session views: a quarter of the sessions open one of the featured brewers first
+    (only which product, never how many or when)."""
+    rng = _rng(t, "featured")
+    if rng.random() >= FEATURED_SHARE:
+        return viewed
+    lead = _product(rng.choice(sorted(COMPANIONS)))
+    return [lead, *[p for p in viewed if p != lead]][: len(viewed)]
+
+
+def cart_companions(t: Timeline, *, cart: list[Product]) -> list[Product]:
+    """The accessories a shopper adds to a cart holding their brewer (none already in it)."""
+    rng = _rng(t, "companions")
+    out = []
+    for product in cart:
+        companion, probability = COMPANIONS.get(product.name, (None, 0.0))
+        if companion and rng.random() < probability:
+            extra = _product(companion)
+            if extra not in cart and extra not in out:
+                out.append(extra)
+    return out
 
 
 def search_properties(t: Timeline, *, query: str) -> dict[str, Any]:

@@ -147,6 +147,7 @@ def _session(
         behaviour.search_click(t, at=at, ids=ids, context=context, search=search, currency=currency)
     products = catalogue()
     viewed: list[Product] = rng.sample(products, rng.choice((1, 1, 2, 3)))
+    viewed = behaviour.viewed_products(t, viewed=viewed)
     for position, product in enumerate(viewed, start=1):
         step(
             {
@@ -168,6 +169,9 @@ def _session(
                 "properties": {**product.as_properties(currency), "cart_id": cart_id, "quantity": quantity},
             }
         )
+    # The brewer's accessory, put in the cart from its "goes well with" suggestion. No message of its
+    # own: the timeline keeps its messages (and with them every other random stream and moment).
+    cart += [(extra, 1) for extra in behaviour.cart_companions(t, cart=[p for p, _ in cart])]
     lines = [{**p.as_properties(currency), "quantity": q} for p, q in cart]
     if rng.random() > 0.8:
         return at

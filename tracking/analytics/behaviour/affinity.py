@@ -27,6 +27,7 @@ from tracking.analytics.behaviour.common import (
     AnalysisInvalid,
     DateRange,
     analysis_cursor,
+    product_names,
     range_parse,
     spec_event_names,
 )
@@ -54,7 +55,9 @@ def affinity_default() -> dict[str, Any]:
         "level": "product",
         "mode": "order",
         "days": "30",
-        "min_support": "2",
+        # Pairs seen in one or two baskets have a huge lift by chance; five keeps the page to pairs
+        # that say something (the field lowers it for a small shop).
+        "min_support": "5",
     }
 
 
@@ -327,6 +330,14 @@ def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
         {"category": x, "median_days": round(m, 1), "repurchases": n}
         for x, (m, n) in sorted(found["repurchase"].items())
     ]
+    labels = (
+        product_names(ids=sorted({x for p in found["pairs"][:100] for x in (p["a"], p["b"])}))
+        if options.level == "product"
+        else {}
+    )
+    for pair in found["pairs"]:
+        pair["a_name"] = labels.get(pair["a"], "")
+        pair["b_name"] = labels.get(pair["b"], "")
     top = found["pairs"][:12]
     return {
         "date_from": options.range.date_from.isoformat(),
@@ -348,6 +359,9 @@ def affinity_report(raw: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "charts": {
-            "lift": {"labels": [f"{p['a']} → {p['b']}" for p in top], "values": [p["lift"] for p in top]}
+            "lift": {
+                "labels": [f"{p['a_name'] or p['a']} → {p['b_name'] or p['b']}" for p in top],
+                "values": [p["lift"] for p in top],
+            }
         },
     }

@@ -159,6 +159,37 @@ def event_filter_sql(*, names: list[str], where: list[dict[str, Any]], alias: st
     return f"({alias}.name IN ({marks}) AND {cond})", [*names, *params]
 
 
+# Product names come from the latest orders (a bounded read through the (name, timestamp) index);
+# an item not among them is shown by its id.
+NAME_LOOKUP_ORDERS = 5000
+
+
+def product_names(*, ids: list[str]) -> dict[str, str]:
+    """Product id (or SKU) → the name the latest orders give it, for the ids a page shows."""
+    if not ids:
+        return {}
+    from tracking.analytics.models import SpecEvent
+
+    names = spec_event_names(SpecEvent.ORDER_COMPLETED)
+    marks = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT DISTINCT ON (x) x, n FROM (
+                SELECT COALESCE(NULLIF(item ->> 'product_id', ''), NULLIF(item ->> 'sku', '')) AS x,
+                       NULLIF(item ->> 'name', '') AS n, o.ts
+                FROM (SELECT e.timestamp AS ts, e.properties -> 'products' AS products FROM tracking_event e
+                      WHERE e.name IN ({marks}) ORDER BY e.timestamp DESC LIMIT %s) o
+                CROSS JOIN LATERAL jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(o.products) = 'array' THEN o.products ELSE '[]' END) AS item
+                WHERE jsonb_typeof(item) = 'object') q
+            WHERE x = ANY(%s) AND n IS NOT NULL ORDER BY x, ts DESC
+            """,
+            [*names, NAME_LOOKUP_ORDERS, list(ids)],
+        )
+        return dict(cur.fetchall())
+
+
 def json_path_text_sql(column: str, key: str) -> str:
     """`col -> 'a' ->> 'b'`: the value at a dotted path as text (NULL when absent)."""
     segs = key.split(".")

@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 
 from tracking.analytics.behaviour.common import (
     PROFILE_KINDS,
@@ -174,39 +177,189 @@ def funnel_parse(raw: Any) -> FunnelDefinition:
 # --- SQL --------------------------------------------------------------------------------------------
 
 
-def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any]]:
-    """Every attempt (one per entry event) with its steps reached, step times and breakdown values."""
-    n = len(defn.steps)
-    window = timedelta(minutes=defn.window_minutes)
-    lo, hi = rng.utc_bounds()
+def _event_dims(defn: FunnelDefinition) -> list[tuple[str, dict[str, Any]]]:
+    """(column, dimension) of the breakdown values read from the entry event (property, device)."""
+    return [(f"b{i}", d) for i, d in enumerate(defn.breakdown, start=1) if d["kind"] not in PROFILE_KINDS]
+
+
+def _profile_dims(defn: FunnelDefinition) -> list[tuple[str, dict[str, Any]]]:
+    """(column, dimension) of the breakdown values read from the profile (trait, channel, country)."""
+    return [(f"b{i}", d) for i, d in enumerate(defn.breakdown, start=1) if d["kind"] in PROFILE_KINDS]
+
+
+def _step_columns(defn: FunnelDefinition, exclusions: bool) -> tuple[list[str], list[Any], list[str]]:
+    """`s1 … sn` (and `x1 …`) flag columns over `e`, their parameters and every event name they read."""
+    cols: list[str] = []
     params: list[Any] = []
     names: set[str] = set()
-    cols = []
     for k, step in enumerate(defn.steps, start=1):
         step_names = spec_event_names(step.event)
         names.update(step_names)
         sql, p = event_filter_sql(names=step_names, where=step.where)
         cols.append(f"{sql} AS s{k}")
         params += p
-    for j, ex in enumerate(defn.exclusions, start=1):
+    for j, ex in enumerate(defn.exclusions if exclusions else [], start=1):
         ex_names = spec_event_names(ex.event)
         names.update(ex_names)
         sql, p = event_filter_sql(names=ex_names, where=ex.where)
         cols.append(f"{sql} AS x{j}")
         params += p
+    return cols, params, sorted(names)
+
+
+def _chain_attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any]]:
+    """Attempts of a sequential (no exclusions) or any-order funnel in one ordered pass per profile.
+
+    The step events of the range + window are read once (with no step filter or event breakdown
+    they come from the covering (name, timestamp) index alone, without the table), sorted once by
+    profile and (timestamp, id) descending, and every later figure is a running `min` over the
+    events after a row, so nothing is joined to itself:
+
+    - sequential: `g{k}_{j}` on a row is the time of step j in the chain whose step k-1 is that
+      row (step k = the first step-k event after it, step k+1 the first after that, …). Step n's
+      is the first step-n time after the row; step j's for a lower k is the smallest `g{k+1}_{j}`
+      among the step-k events after the row, because a chain that starts later never ends
+      earlier. So n-1 window levels over one sort give every entry event its whole chain.
+    - any order: `h{k}` is the first step-k time at or after the row.
+    An event never serves two steps of one sequential chain (the frames exclude the row itself).
+    """
+    n = len(defn.steps)
+    window = timedelta(minutes=defn.window_minutes)
+    # The window is a validated whole number of minutes, written into the statement as a literal.
+    w = f"interval '{int(defn.window_minutes)} minutes'"
+    lo, hi = rng.utc_bounds()
+    cols, params, names = _step_columns(defn, exclusions=False)
+    ev_dims = _event_dims(defn)
+    cols += [f"{breakdown_sql(dim)} AS {b}" for b, dim in ev_dims]
+    s_cols = [f"s{k}" for k in range(1, n + 1)]
+    ev = (
+        f"SELECT * FROM (SELECT e.profile_id AS pid, e.timestamp AS ts, e.id AS eid, {', '.join(cols)} "
+        "FROM tracking_event e WHERE e.name IN (" + ", ".join(["%s"] * len(names)) + ") "
+        "AND e.timestamp >= %s AND e.timestamp < %s AND e.profile_id IS NOT NULL) q "
+        f"WHERE {' OR '.join(s_cols)}"
+    )
+    params += [*names, lo, hi + window]
+    after = (
+        "WINDOW d AS (PARTITION BY pid ORDER BY ts DESC, eid DESC ROWS BETWEEN UNBOUNDED PRECEDING AND {end})"
+    )
+    bsel = "".join(f", {b}" for b, _ in ev_dims)
+    if defn.order == "sequential":
+        level = ev
+        for k in range(n, 1, -1):
+            figures = [f"min(ts) FILTER (WHERE s{k}) OVER d AS g{k}_{k}"] + [
+                f"min(g{k + 1}_{j}) FILTER (WHERE s{k}) OVER d AS g{k}_{j}" for j in range(k + 1, n + 1)
+            ]
+            if k == 2:
+                figures.append("row_number() OVER d AS rn")
+            level = f"SELECT *, {', '.join(figures)} FROM ({level}) l{k} " + after.format(end="1 PRECEDING")
+        times = [f"g2_{k} AS t{k}" for k in range(2, n + 1)]
+        reached = "1 + " + " + ".join(
+            f"(CASE WHEN g2_{k} <= ts + {w} THEN 1 ELSE 0 END)" for k in range(2, n + 1)
+        )
+        attempts = (
+            f"SELECT pid, eid AS p1, rn, {reached} AS reached{bsel}, ts AS t1, {', '.join(times)} "
+            f"FROM ({level}) c WHERE s1"
+        )
+    else:  # any order: the k-th step reached is the k-th earliest of the steps' first events in the window
+        firsts = ", ".join(f"min(ts) FILTER (WHERE s{k}) OVER d AS h{k}" for k in range(1, n + 1))
+        firsts += ", row_number() OVER d AS rn"
+        level = f"SELECT *, {firsts} FROM ({ev}) l " + after.format(end="CURRENT ROW")
+        hits = ", ".join(f"CASE WHEN h{k} <= ts + {w} THEN h{k} END" for k in range(1, n + 1))
+        inner = (
+            f"SELECT pid, eid, rn, ts{bsel}, ARRAY(SELECT h FROM unnest(ARRAY[{hits}]) h WHERE h IS NOT NULL "
+            f"ORDER BY h) AS st FROM ({level}) c"
+        )
+        attempts = (
+            f"SELECT pid, eid AS p1, rn, cardinality(st) AS reached{bsel}, "
+            + ", ".join(f"st[{k}] AS t{k}" for k in range(1, n + 1))
+            + f" FROM ({inner}) i"
+        )
+    if rng.tz == "local":
+        # Each profile's own days: its zone's first and last instants of the range, worked out once
+        # per zone (not per event), then compared with the entry time.
+        bounds, bp = _local_bounds_sql(rng)
+        sql = (
+            f"SELECT a.* FROM ({attempts}) a JOIN tracking_profile p ON p.id = a.pid "
+            f"LEFT JOIN ({bounds}) _zb ON _zb.name = p.timezone "
+            "WHERE a.t1 >= COALESCE(_zb.lo, %s) AND a.t1 < COALESCE(_zb.hi, %s)"
+        )
+        params += [*bp, *_workspace_bounds(rng)]
+    else:
+        # Still in the window's order (profile, then time descending): the reduction below needs no sort.
+        sql = f"SELECT * FROM ({attempts}) a WHERE a.t1 >= %s AND a.t1 < %s"
+        params += [lo, hi]
+    # Each profile's best attempt (per value of the entry-event breakdowns): most steps, then the
+    # earliest, i.e. the highest row number counted from the profile's latest event. One more
+    # window over the same order picks it, where DISTINCT ON would sort every attempt again.
+    parts = "".join(f", a.{b}" for b, _ in ev_dims)
+    rank = "reached::int8 * 4294967296 + rn"
+    sql = (
+        f"SELECT * FROM (SELECT a.*, max(a.{rank}) OVER (PARTITION BY a.pid{parts}) AS top FROM ({sql}) a) r "
+        f"WHERE r.{rank} = r.top"
+    )
+    return sql, params
+
+
+def _local_bounds_sql(rng: DateRange) -> tuple[str, list[Any]]:
+    """Per known zone: the UTC instants at which the range's first day starts and the day after its
+    last day starts there."""
+    return (
+        "SELECT name, (%s::timestamp AT TIME ZONE name) AS lo, (%s::timestamp AT TIME ZONE name) AS hi "
+        "FROM pg_timezone_names",
+        [rng.date_from, rng.date_to + timedelta(days=1)],
+    )
+
+
+def _workspace_bounds(rng: DateRange) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return (
+        datetime.combine(rng.date_from, datetime.min.time(), tzinfo=zone),
+        datetime.combine(rng.date_to + timedelta(days=1), datetime.min.time(), tzinfo=zone),
+    )
+
+
+def _windows_bound(sql: str, params: list[Any], window: timedelta, tail: list[Any]) -> tuple[str, list[Any]]:
+    """Swap %(w)s (the window) for positional parameters, in order of appearance.
+
+    Every %(w)s sits after the positional %s of the inner statements and before those of `tail`.
+    """
+    pieces = sql.split("%(w)s")
+    out = pieces[0]
+    for piece in pieces[1:]:
+        out += "%s" + piece
+    return out, [*params, *([window] * (len(pieces) - 1)), *tail]
+
+
+def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any], bool]:
+    """Attempts (one per entry event): pid, p1 (a tie-break key in time order), reached, the
+    event-read breakdown values and the step times t1 … tn; and whether they are already reduced to
+    each profile's best (per entry-event breakdown value)."""
+    if defn.order == "any" or (defn.order == "sequential" and not defn.exclusions):
+        return (*_chain_attempts_sql(defn, rng), True)
+    return (*_positional_attempts_sql(defn, rng), False)
+
+
+def _positional_attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any]]:
+    """Attempts of strict funnels and sequential funnels with exclusions: each profile's events are
+    numbered and each attempt looks its steps up by position (strict order needs every event of the
+    profile; an exclusion counts the excluded events between two step positions)."""
+    n = len(defn.steps)
+    window = timedelta(minutes=defn.window_minutes)
+    lo, hi = rng.utc_bounds()
+    cols, params, names_sorted = _step_columns(defn, exclusions=True)
+    names = set(names_sorted)
     zone, zp = zone_sql(rng.tz)
-    cols.append(f"{zone} AS tz")
-    params += zp
     if rng.tz == "local":
         cols.append(f"(e.timestamp AT TIME ZONE {zone})::date BETWEEN %s AND %s AS inr")
         params += [*zp, rng.date_from, rng.date_to]
     else:
         cols.append("(e.timestamp >= %s AND e.timestamp < %s) AS inr")
         params += [lo, hi]
-    bcols = [f"b{i}" for i in range(1, len(defn.breakdown) + 1)]
-    cols += [f"{breakdown_sql(dim)} AS {b}" for dim, b in zip(defn.breakdown, bcols, strict=True)]
-    needs_profile = rng.tz == "local" or any(d["kind"] in PROFILE_KINDS for d in defn.breakdown)
-    joins = (" JOIN tracking_profile p ON p.id = e.profile_id" + zone_join(rng.tz)) if needs_profile else ""
+    bcols = [b for b, _ in _event_dims(defn)]
+    cols += [f"{breakdown_sql(dim)} AS {b}" for b, dim in _event_dims(defn)]
+    joins = (
+        (" JOIN tracking_profile p ON p.id = e.profile_id" + zone_join(rng.tz)) if rng.tz == "local" else ""
+    )
     where = "e.profile_id IS NOT NULL AND e.timestamp >= %s AND e.timestamp < %s"
     params += [lo, hi + window]
     if defn.order == "strict":
@@ -221,30 +374,28 @@ def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any
         )
     s_cols = [f"s{k}" for k in range(1, n + 1)]
     x_cols = [f"x{j}" for j in range(1, len(defn.exclusions) + 1)]
-    carry = ", ".join(["tz", "inr", *bcols])
+    carry = ", ".join(["eid", "inr", *bcols])
     ev = (
         f"ev AS MATERIALIZED (SELECT *, row_number() OVER (PARTITION BY pid ORDER BY ts, eid) AS rn "
         f"FROM (SELECT e.profile_id AS pid, e.timestamp AS ts, e.id AS eid, {', '.join(cols)} "
         f"FROM tracking_event e{joins} WHERE {where}) q WHERE {keep})"
     )
-    start = "(" + " OR ".join(s_cols) + ")" if defn.order == "any" else "s1"
     if defn.order == "strict":
         nx_cols = "".join(f", {s}" for s in s_cols[1:]) + " FROM ev"
         arrays = ", ".join(f"array_agg({s} ORDER BY rn) AS {s}" for s in s_cols[1:])
     else:
-        frame = "CURRENT ROW" if defn.order == "any" else "1 FOLLOWING"
-        wanted = range(1, n + 1) if defn.order == "any" else range(2, n + 1)
+        wanted = range(2, n + 1)
         nx_cols = "".join(f", min(CASE WHEN s{k} THEN rn END) OVER f AS n{k}" for k in wanted)
         nx_cols += "".join(
             f", sum(CASE WHEN {x} THEN 1 ELSE 0 END) OVER (PARTITION BY pid ORDER BY rn) AS c_{x}"
             for x in x_cols
         )
-        nx_cols += f" FROM ev WINDOW f AS (PARTITION BY pid ORDER BY rn ROWS BETWEEN {frame} AND UNBOUNDED FOLLOWING)"
+        nx_cols += " FROM ev WINDOW f AS (PARTITION BY pid ORDER BY rn ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
         arrays = ", ".join(
             [f"array_agg(n{k} ORDER BY rn) AS n{k}" for k in wanted]
             + [f"array_agg(c_{x} ORDER BY rn) AS c_{x}" for x in x_cols]
         )
-    nx = f"nx AS (SELECT pid, rn, ts, {start} AS is_start, {carry}{nx_cols or ' FROM ev'})"
+    nx = f"nx AS (SELECT pid, rn, ts, s1 AS is_start, {carry}{nx_cols})"
     arr = f"arr AS (SELECT pid, array_agg(ts ORDER BY rn) AS t, {arrays} FROM nx GROUP BY pid HAVING bool_or(is_start AND inr))"
     starts = f"starts AS (SELECT pid, rn, ts, {carry} FROM nx WHERE is_start AND inr)"
     bsel = "".join(f", s.{b}" for b in bcols)
@@ -257,7 +408,7 @@ def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any
         times = ", ".join(f"a.t[l{k}.p{k}] AS t{k}" for k in range(2, n + 1))
         positions = ", ".join(f"l{k}.p{k}" for k in range(2, n + 1))
         inner = (
-            f"SELECT s.pid, s.rn AS p1, s.ts AS t1, s.tz{bsel}, {positions}, {times}"
+            f"SELECT s.pid, s.eid, s.rn AS p1, s.ts AS t1{bsel}, {positions}, {times}"
             + "".join(f", a.c_{x}" for x in x_cols)
             + " FROM starts s JOIN arr a USING (pid)"
             + "".join(laterals)
@@ -271,47 +422,25 @@ def _attempts_sql(defn: FunnelDefinition, rng: DateRange) -> tuple[str, list[Any
             excluded.append(
                 f"(r.reached >= {ex.to_step} AND r.c_x{j}[r.p{ex.to_step} - 1] - r.c_x{j}[r.{pf}] > 0)"
             )
-        time_cols = ", ".join(["t1", *[f"t{k}" for k in range(2, n + 1)]])
         attempts = (
-            f"SELECT r.pid, r.p1, r.reached, r.tz{''.join(f', r.{b}' for b in bcols)}, "
-            + ", ".join(f"r.{c}" for c in time_cols.split(", "))
+            f"SELECT r.pid, r.eid AS p1, r.reached{''.join(f', r.{b}' for b in bcols)}, "
+            + ", ".join(f"r.t{k}" for k in range(1, n + 1))
             + f", {' OR '.join(excluded) if excluded else 'FALSE'} AS excluded"
             + f" FROM (SELECT i.*, {reached} AS reached FROM ({inner}) i) r"
         )
-    elif defn.order == "strict":
+    else:  # strict
         times = ", ".join(f"a.t[s.rn + {k - 1}] AS t{k}" for k in range(2, n + 1))
         nested = "0"
         for k in range(n, 1, -1):
             nested = f"(CASE WHEN a.s{k}[s.rn + {k - 1}] AND a.t[s.rn + {k - 1}] <= s.ts + %(w)s THEN 1 + {nested} ELSE 0 END)"
         attempts = (
-            f"SELECT s.pid, s.rn AS p1, 1 + {nested} AS reached, s.tz{bsel}, s.ts AS t1, {times}, FALSE AS excluded "
+            f"SELECT s.pid, s.eid AS p1, 1 + {nested} AS reached{bsel}, s.ts AS t1, {times}, FALSE AS excluded "
             "FROM starts s JOIN arr a USING (pid)"
-        )
-    else:  # any order: the k-th step reached is the k-th earliest of the steps' first events in the window
-        hits = ", ".join(
-            f"CASE WHEN a.t[a.n{k}[s.rn]] <= s.ts + %(w)s THEN a.t[a.n{k}[s.rn]] END" for k in range(1, n + 1)
-        )
-        inner = (
-            f"SELECT s.pid, s.rn AS p1, s.tz{bsel}, "
-            f"ARRAY(SELECT h FROM unnest(ARRAY[{hits}]) h WHERE h IS NOT NULL ORDER BY h) AS st "
-            "FROM starts s JOIN arr a USING (pid)"
-        )
-        attempts = (
-            f"SELECT i.pid, i.p1, cardinality(i.st) AS reached, i.tz{''.join(f', i.{b}' for b in bcols)}, "
-            + ", ".join(f"i.st[{k}] AS t{k}" for k in range(1, n + 1))
-            + f", FALSE AS excluded FROM ({inner}) i"
         )
     ctes = ([ZONES_CTE] if rng.tz == "local" else []) + [ev, nx, arr, starts]
-    sql = f"WITH {', '.join(ctes)} SELECT * FROM ({attempts}) att WHERE NOT excluded"
-    # %(w)s marks the window; swap it for positional parameters in order of appearance.
-    pieces = sql.split("%(w)s")
-    out_params = list(params)
-    sql = pieces[0]
-    for piece in pieces[1:]:
-        # Every %(w)s sits after all positional %s of the CTEs (it appears only in the final SELECT).
-        sql += "%s" + piece
-    out_params += [window] * (len(pieces) - 1)
-    return sql, out_params
+    cols_out = ", ".join(["pid", "p1", "reached", *bcols, *[f"t{k}" for k in range(1, n + 1)]])
+    sql = f"WITH {', '.join(ctes)} SELECT {cols_out} FROM ({attempts}) att WHERE NOT excluded"
+    return _windows_bound(sql, params, window, [])
 
 
 def _bucket_case(expr: str) -> str:
@@ -326,7 +455,9 @@ def _bucket_case(expr: str) -> str:
 
 def _measure(defn: FunnelDefinition, rng: DateRange) -> dict[str, Any]:
     n = len(defn.steps)
-    sql, params = _attempts_sql(defn, rng)
+    sql, params, reduced = _attempts_sql(defn, rng)
+    ev_cols = [b for b, _ in _event_dims(defn)]
+    p_dims = _profile_dims(defn)
     bcols = [f"b{i}" for i in range(1, len(defn.breakdown) + 1)]
     counts = ", ".join(f"count(*) FILTER (WHERE reached >= {k})" for k in range(1, n + 1))
     medians = ", ".join(
@@ -336,10 +467,24 @@ def _measure(defn: FunnelDefinition, rng: DateRange) -> dict[str, Any]:
     means = ", ".join(
         f"avg(extract(epoch FROM t{k} - t{k - 1})) FILTER (WHERE reached >= {k})" for k in range(2, n + 1)
     )
-    best = "SELECT DISTINCT ON (pid) * FROM _funnel_attempts ORDER BY pid, reached DESC, t1, p1"
+    # The reduction comes first: each profile's best attempt (per value of the breakdowns read from
+    # the entry event), so zones and profile-read breakdowns are looked up once per profile, not per
+    # event. Attempts arrive grouped by profile, so DISTINCT ON only sorts within each profile.
+    keys = ", ".join(["pid", *ev_cols])
+    reduce_sql = (
+        sql
+        if reduced
+        else f"SELECT DISTINCT ON ({keys}) * FROM ({sql}) a ORDER BY {keys}, reached DESC, t1, p1"
+    )
+    best = (
+        "SELECT DISTINCT ON (pid) * FROM _funnel_best ORDER BY pid, reached DESC, t1, p1"
+        if ev_cols
+        else "SELECT * FROM _funnel_best"
+    )
+    zone, zp = zone_sql(rng.tz)
     with analysis_cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS _funnel_attempts")
-        cur.execute(f"CREATE TEMP TABLE _funnel_attempts ON COMMIT DROP AS {sql}", params)
+        cur.execute("DROP TABLE IF EXISTS _funnel_best")
+        cur.execute(f"CREATE TEMP TABLE _funnel_best ON COMMIT DROP AS {reduce_sql}", params)
         cur.execute(f"SELECT {counts}, {medians}, {means} FROM ({best}) b")
         row = cur.fetchone()
         step_counts = list(row[:n])
@@ -352,23 +497,34 @@ def _measure(defn: FunnelDefinition, rng: DateRange) -> dict[str, Any]:
             "GROUP BY ROLLUP (bucket) ORDER BY bucket"
         )
         ttc_rows = cur.fetchall()
+        if rng.tz == "local":
+            daily_from = (
+                f"(SELECT b.*, {zone} AS tz FROM ({best}) b JOIN tracking_profile p ON p.id = b.pid"
+                f"{zone_join(rng.tz)}) b"
+            )
+            daily_sql = f"WITH {ZONES_CTE} SELECT (t1 AT TIME ZONE tz)::date AS day, count(*), "
+        else:
+            daily_from = f"(SELECT b.*, {zone} AS tz FROM ({best}) b) b"
+            daily_sql = "SELECT (t1 AT TIME ZONE tz)::date AS day, count(*), "
         cur.execute(
-            f"SELECT (t1 AT TIME ZONE tz)::date AS day, count(*), count(*) FILTER (WHERE reached = {n}) "
-            f"FROM ({best}) b GROUP BY 1 ORDER BY 1"
+            daily_sql + f"count(*) FILTER (WHERE reached = {n}) FROM {daily_from} GROUP BY 1 ORDER BY 1",
+            zp,
         )
         daily_rows = cur.fetchall()
         groups: list[dict[str, Any]] = []
         if bcols:
             keys = ", ".join(bcols)
+            psel = "".join(f", {breakdown_sql(dim)} AS {b}" for b, dim in p_dims)
+            pjoin = " JOIN tracking_profile p ON p.id = f.pid" if p_dims else ""
             cur.execute(
-                f"SELECT {keys}, {counts} FROM (SELECT DISTINCT ON (pid, {keys}) * FROM _funnel_attempts "
-                f"ORDER BY pid, {keys}, reached DESC, t1, p1) b GROUP BY {keys} ORDER BY {len(bcols) + 1} DESC, {keys}"
+                f"SELECT {keys}, {counts} FROM (SELECT f.*{psel} FROM _funnel_best f{pjoin}) b "
+                f"GROUP BY {keys} ORDER BY {len(bcols) + 1} DESC, {keys}"
             )
             for r in cur.fetchall():
                 groups.append(
                     {"values": list(r[: len(bcols)]), "steps": _step_rows(defn, list(r[len(bcols) :]))}
                 )
-        cur.execute("DROP TABLE _funnel_attempts")
+        cur.execute("DROP TABLE _funnel_best")
     steps = _step_rows(defn, step_counts, med, avg)
     by_bucket = {b: c for b, c, _ in ttc_rows if b is not None}
     ttc_median = next((m for b, _, m in ttc_rows if b is None), None)

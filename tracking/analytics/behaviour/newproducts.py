@@ -24,6 +24,7 @@ from tracking.analytics.behaviour.common import (
     AnalysisInvalid,
     DateRange,
     analysis_cursor,
+    product_names,
     range_parse,
     spec_event_names,
 )
@@ -198,6 +199,9 @@ COLUMNS = [
 def new_products_report(raw: dict[str, Any]) -> dict[str, Any]:
     options = new_products_parse(raw)
     rows = new_products_rows(options=options)
+    names = product_names(ids=[r["product_id"] for r in rows[:200]])
+    for r in rows:
+        r["name"] = names.get(r["product_id"], "")
     top = [r for r in rows if r["viewers"]][:12]
     return {
         "date_from": options.range.date_from.isoformat(),
@@ -209,7 +213,7 @@ def new_products_report(raw: dict[str, Any]) -> dict[str, Any]:
         "tables": {"products": {"columns": COLUMNS, "rows": [[r[c] for c in COLUMNS] for r in rows]}},
         "charts": {
             "conversion": {
-                "labels": [r["product_id"] for r in top],
+                "labels": [r["name"] or r["product_id"] for r in top],
                 "product": [r["order_conversion"] for r in top],
                 "baseline": [r["category_order_conversion"] for r in top],
             }

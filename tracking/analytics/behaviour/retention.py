@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from tracking.analytics.behaviour.common import (
     PROFILE_KINDS,
-    ZONES_CTE,
     AnalysisInvalid,
     DateRange,
     analysis_cursor,
@@ -44,8 +43,6 @@ from tracking.analytics.behaviour.common import (
     spec_event_names,
     tz_parse,
     where_parse,
-    zone_join,
-    zone_sql,
 )
 
 PERIODS = ("day", "week", "month")
@@ -138,52 +135,98 @@ def _span(period: str, periods: int) -> timedelta:
     return timedelta(days={"day": 1, "week": 7, "month": 31}[period] * (periods + 1))
 
 
+def _bounds_cte(definition: RetentionDefinition) -> tuple[str, list[Any]]:
+    """`_pb(name, bounds)`: per zone, the UTC instants at which the periods from the range's first
+    to `periods` past its last begin (one row named '' for the workspace zone, and in local mode one
+    per known zone). An event's period is then a binary search of its timestamp in its zone's
+    array (`width_bucket`), instead of a zone conversion per event."""
+    d = definition
+    lo_no, hi_no = period_no(d.range.date_from, d.period), period_no(d.range.date_to, d.period)
+    starts = [period_start(no, d.period) for no in range(lo_no, hi_no + d.periods + 1)]
+    zone = "UTC" if d.range.tz == "utc" else settings.TIME_ZONE
+    one = "SELECT %s::text AS name, %s::text AS zone"
+    params: list[Any] = ["", zone]
+    if d.range.tz == "local":
+        one += " UNION ALL SELECT name, name FROM pg_timezone_names"
+    sql = (
+        "_pb AS MATERIALIZED (SELECT z.name, array_agg((day::timestamp AT TIME ZONE z.zone) ORDER BY day) AS bounds "
+        f"FROM ({one}) z CROSS JOIN unnest(%s::date[]) day GROUP BY z.name)"
+    )
+    return sql, [*params, starts]
+
+
 def retention_compute(*, definition: RetentionDefinition, now: datetime | None = None) -> dict[str, Any]:
     d = definition
     rng = d.range
     now = now or timezone.now()
     lo, hi = rng.utc_bounds()
-    zone, zp = zone_sql(rng.tz)
-    local = f"e.timestamp AT TIME ZONE {zone}"
-    pno = period_no_sql(d.period, local)
-    pno_params = zp * pno.count("AT TIME ZONE")
-    needs_profile = rng.tz == "local" or any(b["kind"] in PROFILE_KINDS for b in d.breakdown)
-    join = (" JOIN tracking_profile p ON p.id = e.profile_id" + zone_join(rng.tz)) if needs_profile else ""
+    local = rng.tz == "local"
     bcols = [f"b{i}" for i in range(1, len(d.breakdown) + 1)]
-    bsel = "".join(f", {breakdown_sql(b)} AS {c}" for b, c in zip(d.breakdown, bcols, strict=True))
-    bkeys = "".join(f", {c}" for c in bcols)
+    ev_dims = [
+        (b, dim) for b, dim in zip(bcols, d.breakdown, strict=True) if dim["kind"] not in PROFILE_KINDS
+    ]
+    p_dims = [(b, dim) for b, dim in zip(bcols, d.breakdown, strict=True) if dim["kind"] in PROFILE_KINDS]
     lo_no, hi_no = period_no(rng.date_from, d.period), period_no(rng.date_to, d.period)
+    cohorts_n = hi_no - lo_no + 1
     start_sql, start_params = event_filter_sql(names=spec_event_names(d.start.event), where=d.start.where)
     ret_sql, ret_params = event_filter_sql(names=spec_event_names(d.ret.event), where=d.ret.where)
-    params: list[Any] = []
-    # First-time cohorts need every earlier start event (is this the first ever?): no lower bound.
-    start_lower = "" if d.mode == "first_time" else " AND e.timestamp >= %s"
-    s_cte = (
-        f"s AS (SELECT e.profile_id AS pid, {pno} AS c, e.timestamp AS ts, e.id AS eid{bsel} "
-        f"FROM tracking_event e{join} WHERE e.profile_id IS NOT NULL AND {start_sql} AND e.timestamp < %s{start_lower})"
-    )
-    params += [*pno_params, *start_params, hi, *([lo] if start_lower else [])]
+    pb_cte, params = _bounds_cte(d)
+    # A profile's period bounds: its own zone's (local mode; unknown or none → the workspace's), else the one zone's.
+    default_bounds = "(SELECT bounds FROM _pb WHERE name = '')"
+    if local:
+        pjoin = " JOIN tracking_profile p ON p.id = {pid} LEFT JOIN _pb zb ON zb.name = p.timezone"
+        bounds = f"COALESCE(zb.bounds, {default_bounds})"
+    else:
+        pjoin = " JOIN tracking_profile p ON p.id = {pid}" if p_dims else ""
+        bounds = default_bounds
+    ev_sel = "".join(f", {breakdown_sql(dim)} AS {b}" for b, dim in ev_dims)
+    p_sel = "".join(f", {breakdown_sql(dim)} AS {b}" for b, dim in p_dims)
     if d.mode == "first_time":
+        # The first start event ever (no lower bound): one per profile, then its period, zone and
+        # profile breakdowns once per profile.
+        if ev_dims:
+            first = (
+                f"SELECT DISTINCT ON (e.profile_id) e.profile_id AS pid, e.timestamp AS ts{ev_sel} "
+                f"FROM tracking_event e WHERE e.profile_id IS NOT NULL AND {start_sql} AND e.timestamp < %s "
+                "ORDER BY e.profile_id, e.timestamp, e.id"
+            )
+        else:
+            first = (
+                "SELECT e.profile_id AS pid, min(e.timestamp) AS ts FROM tracking_event e "
+                f"WHERE e.profile_id IS NOT NULL AND {start_sql} AND e.timestamp < %s GROUP BY e.profile_id"
+            )
+        params += [*start_params, hi]
         cohort = (
-            f"cohort AS MATERIALIZED (SELECT * FROM (SELECT DISTINCT ON (pid) pid, c{bkeys} FROM s "
-            "ORDER BY pid, ts, eid) f WHERE c BETWEEN %s AND %s)"
+            f"cohort AS MATERIALIZED (SELECT * FROM (SELECT f.pid, width_bucket(f.ts, {bounds}) AS c"
+            f"{''.join(f', f.{b}' for b, _ in ev_dims)}{p_sel} FROM ({first}) f{pjoin.format(pid='f.pid')}) q "
+            "WHERE c BETWEEN 1 AND %s)"
         )
     else:
-        cohort = (
-            f"cohort AS MATERIALIZED (SELECT DISTINCT ON (pid, c) pid, c{bkeys} FROM s WHERE c BETWEEN %s AND %s "
-            "ORDER BY pid, c, ts, eid)"
+        # Every period of the range with a start event; breakdowns read from the event come from
+        # that period's first one.
+        starts = (
+            f"SELECT e.profile_id AS pid, e.timestamp AS ts, e.id AS eid, width_bucket(e.timestamp, {bounds}) AS c"
+            f"{ev_sel}{p_sel} FROM tracking_event e{pjoin.format(pid='e.profile_id')} "
+            f"WHERE e.profile_id IS NOT NULL AND {start_sql} AND e.timestamp >= %s AND e.timestamp < %s"
         )
-    params += [lo_no, hi_no]
+        params += [*start_params, lo, hi]
+        keys_all = "".join(f", {b}" for b in bcols)
+        cohort = (
+            f"cohort AS MATERIALIZED (SELECT DISTINCT ON (pid, c) pid, c{keys_all} FROM ({starts}) s "
+            "WHERE c BETWEEN 1 AND %s ORDER BY pid, c, ts, eid)"
+        )
+    params.append(cohorts_n)
+    r_bounds = bounds if local else default_bounds
+    r_join = pjoin.format(pid="e.profile_id") if local else ""
     r_cte = (
-        f"r AS (SELECT DISTINCT e.profile_id AS pid, {pno} AS rp FROM tracking_event e{join} "
-        f"WHERE e.profile_id IS NOT NULL AND {ret_sql} AND e.timestamp >= %s AND e.timestamp < %s "
-        "AND e.profile_id IN (SELECT pid FROM cohort))"
+        f"r AS (SELECT DISTINCT e.profile_id AS pid, width_bucket(e.timestamp, {r_bounds}) AS rp "
+        f"FROM tracking_event e{r_join} WHERE e.profile_id IS NOT NULL AND {ret_sql} "
+        "AND e.timestamp >= %s AND e.timestamp < %s AND e.profile_id IN (SELECT pid FROM cohort))"
     )
-    params += [*pno_params, *ret_params, lo, hi + _span(d.period, d.periods)]
-    ctes = ([ZONES_CTE] if rng.tz == "local" else []) + [s_cte, cohort, r_cte]
-    keys = "c" + bkeys
+    params += [*ret_params, lo, hi + _span(d.period, d.periods)]
+    keys = "c" + "".join(f", {b}" for b in bcols)
     sql = (
-        f"WITH {', '.join(ctes)} "
+        f"WITH {pb_cte}, {cohort}, {r_cte} "
         f"SELECT {keys}, 0 AS k, count(*) FROM cohort GROUP BY {keys} "
         f"UNION ALL SELECT {keys}, r.rp - c AS k, count(*) FROM cohort JOIN r USING (pid) "
         f"WHERE r.rp - c BETWEEN 1 AND %s GROUP BY {keys}, r.rp - c"
@@ -196,7 +239,7 @@ def retention_compute(*, definition: RetentionDefinition, now: datetime | None =
     now_no = period_no(now.astimezone(now_zone).date(), d.period)
     table: dict[tuple, dict[int, int]] = {}
     for row in rows:
-        c, values, k, n = row[0], tuple(row[1 : 1 + len(bcols)]), row[-2], row[-1]
+        c, values, k, n = lo_no + row[0] - 1, tuple(row[1 : 1 + len(bcols)]), row[-2], row[-1]
         table.setdefault((c, values), {})[k] = n
     cohorts = []
     curve_num = [0] * d.periods
