@@ -98,6 +98,7 @@ def test_funnel_page_builds_from_the_form_exports_csv_rejects_nonsense_and_saves
     assert [s["event"] for s in result["steps"]] == ["Product Viewed", "Product Added", "Order Completed"]
     assert result["steps"][0]["count"] > result["steps"][1]["count"] > result["steps"][2]["count"] > 0
     assert {g["values"][0] for g in result["breakdown"]} >= {"US", "DE"}
+    assert "window 7 days," in response.content.decode()  # as it was set, not 10080 min
     # Marketers may not add audiences, so they are not offered the link.
     assert b'class="make-audience"' not in response.content
     exported = marketer.get("/analytics/funnels/", {**query, "export": "steps"})

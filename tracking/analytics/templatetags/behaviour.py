@@ -49,3 +49,16 @@ def query_with(context: Any, **changes: Any) -> str:
     for key, value in changes.items():
         query[key] = value
     return query.urlencode()
+
+
+@register.filter
+def window(minutes: Any) -> str:
+    """A conversion window as it was set: 7 days, 2 h, 30 min (whole units, not 10080 min)."""
+    if minutes is None:
+        return "–"
+    m = int(minutes)
+    for size, one, many in ((1440, "day", "days"), (60, "h", "h")):
+        if m and m % size == 0:
+            n = m // size
+            return f"{n} {one if n == 1 else many}"
+    return f"{m} min"
