@@ -18,33 +18,20 @@ from journeys.onsite.services import (
     messages_decide,
     user_id_sign,
 )
+from tests.onsite_helpers import _fresh_site_messages, onsite_message, onsite_site  # noqa: F401
 from tests.tracking_helpers import ingest
 from tracking.models import Identity, IdentityKind, Source
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh():
-    messages_cache_clear()
-    yield
-    messages_cache_clear()
-
-
 @pytest.fixture
 def site(db) -> Source:
-    return Source.objects.create(
-        name="shop-web", write_key="wk_onsite_shop", allowed_origins=["https://shop.example.com"]
-    )
+    return onsite_site(write_key="wk_onsite_shop")
 
 
 def _message(site: Source, name: str = "Welcome", **fields) -> Message:
-    message = Message.objects.create(name=name, source=site, status=Status.ACTIVE, **fields)
-    Variant.objects.create(
-        message=message, arm="A", headline="Hello {{ profile.first_name | default: 'there' }}"
-    )
-    messages_cache_clear()
-    return message
+    return onsite_message(site, name, **fields)
 
 
 def _ctx(**overrides) -> PageContext:

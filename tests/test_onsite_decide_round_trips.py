@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from audiences.models import Audience, AudienceKind, AudienceMembership, ComputedTag
-from journeys.onsite.models import Kind, Message, Status, Variant
+from journeys.onsite.models import Kind, Message, Status
 from journeys.onsite.services import (
     PageContext,
     interaction_record,
@@ -16,6 +16,7 @@ from journeys.onsite.services import (
     messages_decide,
     user_id_sign,
 )
+from tests.onsite_helpers import _fresh_site_messages, onsite_message, onsite_site  # noqa: F401
 from tests.tracking_helpers import ingest
 from tracking.models import Identity, IdentityKind, Source
 
@@ -24,26 +25,13 @@ pytestmark = pytest.mark.django_db
 URL = "https://shop.example.com/products/teapot"
 
 
-@pytest.fixture(autouse=True)
-def _fresh():
-    messages_cache_clear()
-    yield
-    messages_cache_clear()
-
-
 @pytest.fixture
 def site(db) -> Source:
-    return Source.objects.create(
-        name="shop-rt", write_key="wk_onsite_rt", allowed_origins=["https://shop.example.com"]
-    )
+    return onsite_site(write_key="wk_onsite_rt", name="shop-rt")
 
 
 def _message(site: Source, name: str, **fields) -> Message:
-    message = Message.objects.create(name=name, source=site, status=Status.ACTIVE, **fields)
-    Variant.objects.create(
-        message=message, arm="A", headline="Hello {{ profile.first_name | default: 'there' }}"
-    )
-    return message
+    return onsite_message(site, name, **fields)
 
 
 def _decide(site: Source, **ctx) -> list[int]:

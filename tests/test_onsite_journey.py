@@ -16,7 +16,7 @@ from django.utils import timezone
 from audiences.models import Audience, AudienceKind
 from journeys.definition import definition_validate
 from journeys.models import Journey, Run, RunStep
-from journeys.onsite.models import Message, QueuedMessage, Status, Variant
+from journeys.onsite.models import Message, QueuedMessage, Status
 from journeys.onsite.queue import queued_prune
 from journeys.onsite.services import (
     PageContext,
@@ -27,6 +27,7 @@ from journeys.onsite.services import (
 )
 from journeys.services.dryrun import journey_dry_run
 from journeys.testing import event_emit, journey_live, run_due
+from tests.onsite_helpers import _fresh_site_messages, onsite_message, onsite_site  # noqa: F401
 from tests.tracking_helpers import ingest
 from tracking.models import Identity, IdentityKind, Profile, Source
 from tracking.processing import events_process_pending
@@ -34,26 +35,13 @@ from tracking.processing import events_process_pending
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh():
-    messages_cache_clear()
-    yield
-    messages_cache_clear()
-
-
 @pytest.fixture
 def site(db) -> Source:
-    return Source.objects.create(
-        name="shop-web", write_key="wk_onsite_journey", allowed_origins=["https://shop.example.com"]
-    )
+    return onsite_site(write_key="wk_onsite_journey")
 
 
 def _message(site: Source, name: str, **fields) -> Message:
-    fields.setdefault("status", Status.ACTIVE)
-    message = Message.objects.create(name=name, source=site, **fields)
-    Variant.objects.create(message=message, arm="A", headline=f"{name} for {{{{ profile.first_name }}}}")
-    messages_cache_clear()
-    return message
+    return onsite_message(site, name, headline=f"{name} for {{{{ profile.first_name }}}}", **fields)
 
 
 def _known(site: Source, *, user_id: str, anonymous_id: str) -> Profile:
