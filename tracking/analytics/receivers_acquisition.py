@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
+
+
+def touches_on_ingest() -> bool:
+    """Whether touches are read as events are processed (default), or only by the hourly sweep
+    (`ANALYTICS_TOUCHES_ON_INGEST=0`: ingestion's cost without them, as bench.ingest --touches both
+    measures; the acquisition page then lags by up to an hour)."""
+    default = os.environ.get("ANALYTICS_TOUCHES_ON_INGEST", "1") not in ("0", "false", "off")
+    return bool(getattr(settings, "ANALYTICS_TOUCHES_ON_INGEST", default))
 
 
 def on_events_processed(sender: Any, *, event_ids: list[int], **kwargs: Any) -> None:
@@ -62,7 +72,8 @@ def connect() -> None:
     from tracking import signals
     from tracking.analytics import money
 
-    signals.events_processed.connect(on_events_processed, dispatch_uid="analytics-acquisition-touches")
+    if touches_on_ingest():
+        signals.events_processed.connect(on_events_processed, dispatch_uid="analytics-acquisition-touches")
     signals.profile_merged.connect(on_profile_merged, dispatch_uid="analytics-acquisition-merge")
     signals.profile_erased.connect(on_profile_erased, dispatch_uid="analytics-acquisition-erase")
     money.fx_rates_changed.connect(on_fx_rates_changed, dispatch_uid="analytics-acquisition-fx")
