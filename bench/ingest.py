@@ -214,8 +214,8 @@ def _bench_database(name: str) -> str:
     bench_db_prepare(url, {**os.environ, **_server_env(url)}, fresh=True)
     with psycopg.connect(url) as conn:
         conn.execute(
-            "INSERT INTO tracking_source (name, write_key, enabled, created_at) VALUES (%s, %s, true, now()), "
-            "(%s, %s, true, now())",
+            "INSERT INTO tracking_source (name, write_key, enabled, created_at, allowed_origins) "
+            "VALUES (%s, %s, true, now(), '[]'), (%s, %s, true, now(), '[]')",
             ["bench", WRITE_KEY, "bench-copy", "wk_bench_copy_baseline"],
         )
     return url
