@@ -268,21 +268,21 @@ def shopper_timeline(shopper: Shopper, *, rng: random.Random, now: datetime) -> 
     return t
 
 
-HABIT_SHARE = 0.3  # signed-up shoppers who come back to buy on a rhythm of their own
-LAPSE_SHARE = 0.55  # of those, who stop after a few orders (the CLV page's value at risk)
+HABIT_SHARE = 0.35  # signed-up shoppers who come back to buy on a rhythm of their own
+LAPSE_SHARE = 0.7  # of those, who stop after a few orders (the CLV page's value at risk)
 
 
 def _habit_purchases(
     t: Timeline, *, start: datetime, latest: datetime, ids: dict[str, str], agent: str
 ) -> None:
-    """Regular customers: a purchase every `cadence` days (± a third). Most lapse after 2–6 orders —
+    """Regular customers: a purchase every `cadence` days (4–14, ± a third). Most lapse after 2–6 orders —
     buy a few times, then stop — the rest are still buying; so recency, frequency and silence since
     the last order vary as in a real shop, and the CLV fit sees both alive and lapsed buyers. Their own
     random stream (seeded by the shopper), so every other figure of the demo stays what it was."""
     rng = random.Random(f"habit-{t.shopper.index}")
     if rng.random() >= HABIT_SHARE:
         return
-    cadence = rng.uniform(5, 21)
+    cadence = rng.uniform(4, 14)
     stop_after = rng.randint(2, 6) if rng.random() < LAPSE_SHARE else None
     at, bought = start + timedelta(days=cadence * rng.uniform(0.3, 1.0)), 0
     while at < latest and (stop_after is None or bought < stop_after):
