@@ -178,7 +178,7 @@ def _generate_clv_orders(customers: int) -> int:
         SELECT 2000000000 + row_number() OVER (), c.id, c.first_at + k * c.gap * (0.7 + random() * 0.6),
                'c-' || row_number() OVER (),
                CASE cur WHEN 'JPY' THEN round((20 + random() * 120)::numeric * 160)
-                        ELSE round((20 + random() * 120)::numeric * c.spend, 2) END, cur, ''
+                        ELSE round((20 + random() * 120)::numeric * c.spend::numeric, 2) END, cur, ''
         FROM (
           SELECT i AS id,
                  %(t0)s::timestamptz + random() * %(days)s * interval '1 day' AS first_at,
