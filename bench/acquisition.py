@@ -2,24 +2,31 @@
 cost on ingestion, and the CLV fit.
 
     python -m bench.acquisition [--profiles 100000] [--touches 600000] [--orders 30000] [--events 20000]
-                                [--full] [--raw-runs 1] [--keep] [--out docs/benchmarks/acquisition.md]
+                                [--clv-customers N] [--full] [--raw-runs 1] [--keep]
+                                [--out docs/benchmarks/acquisition.md]
 
 --full: 1,000,000 profiles, 6,000,000 touches (the marketing arrivals among 20,000,000 events),
-300,000 orders, and --events 200,000 for the ingestion comparison. Every size has two years of daily
+300,000 orders, a CLV fit on 300,000 customers, and no in-process ingestion comparison (bench.ingest
+--touches both measures it as served). Every size has two years of daily
 spend (730 days × 20 ads on Google, Meta and TikTok, in USD, EUR and GBP). Its own database next to
 DATABASE_URL's (voyage_bench_acquisition), migrated on start; rows are generated in PostgreSQL
 (INSERT … SELECT generate_series, setseed for repeatable random()).
 
 It prints, in the same run:
-- the order credits (attribution_refresh) and the rollup rebuild (acquisition_rollup_rebuild),
+- the order credits (attribution_refresh) and the rollup rebuild (acquisition_rollup_rebuild: one
+  row per zone, local day and creative), and a refold of 30 dirty days (what a newer ECB file or a
+  merge costs between rebuilds),
 - the acquisition page's figures (per channel + the daily trend, the page's two calls) for the last
-  30 days and for the whole two years, from the rollup (median of 5) and by raw recompute (median of
-  --raw-runs), the ratio, and whether both give equal figures (every row, every field),
+  30 days and for the whole two years, in UTC and in each profile's zone, from the rollup (median of
+  5) and by raw recompute (median of --raw-runs), the ratio, and whether both give equal figures
+  (every row, every field),
 - ingestion with and without touch extraction: the same in-process path the ingestion workers run
   (ingest_messages + events_process_pending, bench/ingest.py's realistic messages with UTM tags),
   alternating arms on fresh messages; events/s of each and the ratio,
-- the CLV fit (summary in SQL, BG/NBD + Gamma-Gamma, predictions and traits written): seconds,
-  peak Python memory (tracemalloc) and the process's peak RSS.
+- the CLV fit (summary in SQL, BG/NBD + Gamma-Gamma, backtest, predictions and traits written) on
+  --clv-customers customers (their own order history, generated after the page phases: each customer
+  buys at a rate of their own during a lifetime of their own, so many have lapsed by the end):
+  seconds, peak Python memory (tracemalloc) and the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -96,7 +103,7 @@ def _generate(profiles: int, touches: int, orders: int) -> None:
         "ad_currencies": [a[6] for a in ADS],
     }
     _sql(
-        "TRUNCATE analytics_acquisitionhour, analytics_ordercredit, analytics_orderfact, analytics_touch, "
+        "TRUNCATE analytics_acquisitionday, analytics_acquisitiondirtyday, analytics_ordercredit, analytics_orderfact, analytics_touch, "
         "analytics_adspend, analytics_partner, analytics_profileprediction, analytics_clvfit, tracking_event, "
         "tracking_profile CASCADE"
     )
@@ -104,8 +111,10 @@ def _generate(profiles: int, touches: int, orders: int) -> None:
     steps = [
         (
             "profiles",
+            # Profiles in six zones (DST, a half-hour offset, one PostgreSQL does not know: the workspace's).
             "INSERT INTO tracking_profile (id, created_at, updated_at, traits, trait_updated_at, tags, timezone, locale, country) "
-            "SELECT i, now(), now(), '{}', '{}', '[]', 'Europe/Berlin', '', '' FROM generate_series(1, %(profiles)s) i",
+            "SELECT i, now(), now(), '{}', '{}', '[]', (ARRAY['Europe/Berlin', 'America/New_York', 'Asia/Tokyo', "
+            "'Asia/Kolkata', 'Europe/London', ''])[1 + i %% 6], '', '' FROM generate_series(1, %(profiles)s) i",
         ),
         (
             "partner",
@@ -157,17 +166,47 @@ def _generate(profiles: int, touches: int, orders: int) -> None:
     _sql("SELECT setval(pg_get_serial_sequence('analytics_partner', 'id'), 1)")
 
 
+def _generate_clv_orders(customers: int) -> int:
+    """The CLV phase's order history: `customers` customers, each buying at a rate of their own (a
+    purchase every 10–200 days) from a first day of their own during a lifetime of their own (a few
+    days to beyond the end), so recency, frequency and lapses vary; in four currencies."""
+    _sql("TRUNCATE analytics_ordercredit, analytics_orderfact, analytics_profileprediction, analytics_clvfit")
+    _sql("SELECT setseed(0.17)")
+    _sql(
+        """
+        INSERT INTO analytics_orderfact (event_id, profile_id, at, order_id, revenue, currency, coupon)
+        SELECT 2000000000 + row_number() OVER (), c.id, c.first_at + k * c.gap * (0.7 + random() * 0.6),
+               'c-' || row_number() OVER (),
+               CASE cur WHEN 'JPY' THEN round((20 + random() * 120)::numeric * 160)
+                        ELSE round((20 + random() * 120)::numeric * c.spend::numeric, 2) END, cur, ''
+        FROM (
+          SELECT i AS id,
+                 %(t0)s::timestamptz + random() * %(days)s * interval '1 day' AS first_at,
+                 (10 + power(random(), 2) * 190) * interval '1 day' AS gap,
+                 -- lifetime in purchases: many buy once or twice, a few stay for long
+                 1 + floor(-ln(1 - random() * 0.999) * 2.2)::int AS purchases,
+                 0.5 + random() AS spend,
+                 (ARRAY['EUR','EUR','USD','GBP','JPY'])[1 + floor(random() * 5)::int] AS cur
+          FROM generate_series(1, %(customers)s) i
+        ) c CROSS JOIN LATERAL generate_series(0, c.purchases - 1) k
+        WHERE c.first_at + k * c.gap <= %(end)s::timestamptz
+        """,
+        {"t0": END - timedelta(days=DAYS - 1), "days": DAYS, "customers": customers, "end": END},
+    )
+    return _scalar("SELECT count(*) FROM analytics_orderfact")
+
+
 def _plain(figures) -> list:
     rows = sorted(figures.rows, key=lambda r: (r.day or date.min, r.channel, r.campaign, r.creative))
     return [r.as_dict() for r in rows] + [figures.total.as_dict(), figures.missing_messages]
 
 
-def _page(source: str, start: date, end: date):
+def _page(source: str, start: date, end: date, zone: str = "utc"):
     """The acquisition page's two calls: the table per channel and the daily trend."""
     from tracking.analytics.acquisition.figures import acquisition_figures
 
-    table = acquisition_figures(start=start, end=end, level="channel", source=source)
-    trend = acquisition_figures(start=start, end=end, level="day", source=source)
+    table = acquisition_figures(start=start, end=end, level="channel", source=source, zone=zone)
+    trend = acquisition_figures(start=start, end=end, level="day", source=source, zone=zone)
     return table, trend
 
 
@@ -217,15 +256,18 @@ def main(argv: list[str] | None = None) -> None:
         "--events", type=int, default=20_000, help="per arm and round of the ingestion comparison"
     )
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--clv-customers", type=int, default=None, help="default: orders × 2 / 5")
     parser.add_argument(
-        "--full", action="store_true", help="1M profiles, 6M touches, 300k orders, 200k events"
+        "--full", action="store_true", help="1M profiles, 6M touches, 300k orders, CLV on 300k customers"
     )
     parser.add_argument("--raw-runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="reuse the generated rows if the sizes match")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "acquisition.md"))
     args = parser.parse_args(argv)
     if args.full:
-        args.profiles, args.touches, args.orders, args.events = 1_000_000, 6_000_000, 300_000, 200_000
+        args.profiles, args.touches, args.orders, args.events = 1_000_000, 6_000_000, 300_000, 0
+        args.clv_customers = args.clv_customers or 300_000
+    args.clv_customers = args.clv_customers or max(1, args.orders * 2 // 5)
     url = bench_db_url(DB_NAME)
     env = bench_env(url)
     bench_db_prepare(url, env)
@@ -233,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     from django.db import connection
 
     from tracking.analytics.acquisition.attribution import attribution_refresh
-    from tracking.analytics.acquisition.rollup import acquisition_rollup_rebuild
+    from tracking.analytics.acquisition.rollup import acquisition_rollup_rebuild, acquisition_rollup_refold
     from tracking.analytics.clv.service import clv_fit_measured
     from tracking.analytics.money import fx_rates_ensure
 
@@ -266,26 +308,39 @@ def main(argv: list[str] | None = None) -> None:
     say(f"  order credits (4 models)  {time.perf_counter() - started:7.2f} s ({credits:,} credit rows)")
     state = acquisition_rollup_rebuild()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE analytics_acquisitionhour")
-    say(f"  rollup rebuild            {state.seconds:7.2f} s ({_scalar('SELECT count(*) FROM analytics_acquisitionhour'):,} rows)")  # fmt: skip
+        conn.execute("ANALYZE analytics_acquisitionday")
+    say(f"  rollup rebuild            {state.seconds:7.2f} s ({_scalar('SELECT count(*) FROM analytics_acquisitionday'):,} rows: 3 zones × days × creatives)")  # fmt: skip
+    dirty = [END - timedelta(days=400 + 2 * k) for k in range(30)]
+    started = time.perf_counter()
+    acquisition_rollup_refold(days=dirty)
+    say(f"  refold of 30 dirty days   {time.perf_counter() - started:7.2f} s (spread over two months)")
 
-    for label, start in (
-        ("last 30 days", END - timedelta(days=29)),
-        ("two years", END - timedelta(days=DAYS - 1)),
+    for label, start, zone in (
+        ("last 30 days", END - timedelta(days=29), "utc"),
+        ("two years", END - timedelta(days=DAYS - 1), "utc"),
+        ("last 30 days, each profile's zone", END - timedelta(days=29), "profile"),
     ):
-        fast, served = timed_median(lambda s=start: _page("rollup", s, END), 5)
-        slow, raw = timed_median(lambda s=start: _page("raw", s, END), args.raw_runs)
+        fast, served = timed_median(lambda s=start, z=zone: _page("rollup", s, END, z), 5)
+        slow, raw = timed_median(lambda s=start, z=zone: _page("raw", s, END, z), args.raw_runs)
         same = all(_plain(a) == _plain(b) for a, b in zip(served, raw, strict=True))
-        say(f"  page, {label:<13} rollup {fast:7.3f} s (median of 5), raw {slow:7.3f} s "
+        say(f"  page, {label}: rollup {fast:7.3f} s (median of 5), raw {slow:7.3f} s "
             f"(median of {args.raw_runs}); raw / rollup {slow / fast:6.1f} x; figures equal: {same}")  # fmt: skip
         if not same:
             sys.exit("the rollup's figures differ from the raw recompute")
 
-    with_touches, without = _ingest_rates(args.events, args.rounds)
-    say(f"  ingest + process, {args.events:,} events per arm and round, {args.rounds} rounds (medians):")
-    say(f"    without touch extraction {without:9,.0f} events/s")
-    say(f"    with touch extraction    {with_touches:9,.0f} events/s   ratio {with_touches / without:5.2f}")
+    if args.events:
+        with_touches, without = _ingest_rates(args.events, args.rounds)
+        say(f"  ingest + process in-process, {args.events:,} events per arm and round, {args.rounds} rounds (medians):")  # fmt: skip
+        say(f"    without touch extraction {without:9,.0f} events/s")
+        say(
+            f"    with touch extraction    {with_touches:9,.0f} events/s   ratio {with_touches / without:5.2f}"
+        )
 
+    started = time.perf_counter()
+    orders = _generate_clv_orders(args.clv_customers)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE analytics_orderfact")
+    say(f"  CLV order history: {args.clv_customers:,} customers, {orders:,} orders (generated in {time.perf_counter() - started:.0f} s)")  # fmt: skip
     fit, peak_mib = clv_fit_measured(as_of=END, holdout_days=90)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     say(f"  CLV fit on {fit.customers:,} customers ({fit.repeat_customers:,} repeat): {fit.seconds:.2f} s, "
@@ -293,18 +348,39 @@ def main(argv: list[str] | None = None) -> None:
     if fit.problems:
         say(f"    problems: {fit.problems}")
     else:
-        say(f"    BG/NBD {fit.params['bgnbd']}; backtest total error {fit.backtest.get('total_error_pct')} %")
+        say(
+            f"    BG/NBD {_rounded(fit.params['bgnbd'])}, Gamma-Gamma {_rounded(fit.params.get('gamma_gamma', {}))}"
+        )
+        backtest = fit.backtest
+        if backtest.get("problems"):
+            say(f"    backtest: {backtest['problems']}")
+        else:
+            say(f"    backtest (fit to {backtest['calibration_end']}, next {backtest['holdout_days']} days): "
+                f"predicted {backtest['predicted_orders']:,} purchase days, actual {backtest['actual_orders']:,}, "
+                f"total error {backtest['total_error_pct']} %, mean absolute error per customer "
+                f"{backtest['mean_absolute_error_per_customer']}")  # fmt: skip
+        alive = _scalar(
+            "SELECT array[percentile_cont(0.1) WITHIN GROUP (ORDER BY probability_alive), "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY probability_alive), "
+            "percentile_cont(0.9) WITHIN GROUP (ORDER BY probability_alive)] FROM analytics_profileprediction"
+        )
+        say(f"    probability alive p10 / p50 / p90: {' / '.join(f'{v:.2f}' for v in alive)}")
     if args.out:
         Path(args.out).write_text(_markdown(args, lines))
         print(f"wrote {args.out}")
 
 
+def _rounded(params: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in params.items())
+
+
 def _markdown(args, lines: list[str]) -> str:
-    command = "python -m bench.acquisition" + (" --full" if args.full else "")
+    command = " ".join(["python -m bench.acquisition", *sys.argv[1:]])
     return (
         "# Acquisition benchmark\n\n"
         f"`{command}` (profiles {args.profiles:,}, touches {args.touches:,}, orders {args.orders:,}, "
-        f"{args.events:,} events per ingestion arm). What it measures and how: the docstring of "
+        f"CLV customers {args.clv_customers:,}, {args.events:,} events per in-process ingestion arm). "
+        "What it measures and how: the docstring of "
         "`bench/acquisition.py`.\n\n```\n" + "\n".join(lines) + "\n```\n"
     )
 

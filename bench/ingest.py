@@ -1,6 +1,7 @@
 """Ingestion benchmark: /v1/batch over HTTP against PostgreSQL, served as in production.
 
     python -m bench.ingest [--events 100000] [--workers 3] [--concurrency 4] [--processors 1]
+                           [--touches on|off|both]
 
 It creates (and migrates) its own database next to DATABASE_URL's (voyage_bench_ingest), starts gunicorn
 on config.wsgi with the production settings (DEBUG off, a generated SECRET_KEY), loads /v1/batch with
@@ -12,6 +13,11 @@ prints:
 - events/s until stored and queryable (every event resolved to a profile: processed_at set),
 - the rate of a plain psycopg COPY of the same rows into the same table, measured in the same run,
   and both ratios against it.
+
+--touches: whether the processors read acquisition touches from the events they resolve (on, the
+default, as in production; off: ANALYTICS_TOUCHES_ON_INGEST=0, left to the hourly sweep). `both` runs
+the whole benchmark twice in the same run (off, then on; each on a fresh database) and prints the
+stored & queryable rate of each and on / off: touch extraction's cost on ingestion.
 """
 
 from __future__ import annotations
@@ -163,8 +169,9 @@ def _client(
     out.put(("done", client, accepted, failed, time.time()))
 
 
-def _processor(database_url: str, stop: mp.Event) -> None:
+def _processor(database_url: str, stop: mp.Event, touches: bool = True) -> None:
     os.environ.update(_server_env(database_url))
+    os.environ["ANALYTICS_TOUCHES_ON_INGEST"] = "1" if touches else "0"
     import django
 
     django.setup()
@@ -207,8 +214,8 @@ def _bench_database(name: str) -> str:
     bench_db_prepare(url, {**os.environ, **_server_env(url)}, fresh=True)
     with psycopg.connect(url) as conn:
         conn.execute(
-            "INSERT INTO tracking_source (name, write_key, enabled, created_at) VALUES (%s, %s, true, now()), "
-            "(%s, %s, true, now())",
+            "INSERT INTO tracking_source (name, write_key, enabled, created_at, allowed_origins) "
+            "VALUES (%s, %s, true, now(), '[]'), (%s, %s, true, now(), '[]')",
             ["bench", WRITE_KEY, "bench-copy", "wk_bench_copy_baseline"],
         )
     return url
@@ -320,7 +327,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-seconds", type=float, default=300, help="stop sending after this long")
     parser.add_argument("--database", default="voyage_bench_ingest", help="database to (re)create and use")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--touches", choices=("on", "off", "both"), default="on", help="touch extraction in the processors"
+    )
     args = parser.parse_args(argv)
+    if args.touches != "both":
+        _run(args, touches=args.touches == "on")
+        return
+    rates = {touches: _run(args, touches=touches) for touches in (False, True)}
+    print()
+    print(f"  touch extraction off  {rates[False]:>10,.0f} events/s stored & queryable")
+    print(f"  touch extraction on   {rates[True]:>10,.0f} events/s stored & queryable")
+    print(f"  on / off              {rates[True] / rates[False]:10.2f}")
+
+
+def _run(args: argparse.Namespace, *, touches: bool) -> float:
+    """One whole benchmark on a fresh database; returns the stored & queryable rate."""
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/voyage")
     if not base_url.startswith("postgres"):
@@ -342,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     processors: list = []
     try:
         processors = [
-            ctx.Process(target=_processor, args=(database_url, stop)) for _ in range(args.processors)
+            ctx.Process(target=_processor, args=(database_url, stop, touches)) for _ in range(args.processors)
         ]
         for proc in processors:
             proc.start()
@@ -391,7 +413,8 @@ def main(argv: list[str] | None = None) -> None:
     print(machine_describe({"postgres": pg_version, "load": load}))
     print(
         f"  setup      gunicorn {args.workers} workers (gthread, keep-alive), {args.concurrency} client "
-        f"processes, {args.processors} processor process(es), batches of {BATCH}"
+        f"processes, {args.processors} processor process(es), batches of {BATCH}, "
+        f"touch extraction {'on' if touches else 'off'}"
     )
     print(f"  events     {accepted} accepted, {failed} failed, {profiles} profiles resolved")
     print(f"  accepted             {accept_rate:>10,.0f} events/s   {accept_rate / baseline:6.1%} of COPY")
@@ -399,6 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  COPY baseline        {baseline:>10,.0f} events/s")
     if failed:
         raise SystemExit(1)
+    return stored_rate
 
 
 if __name__ == "__main__":

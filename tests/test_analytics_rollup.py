@@ -1,7 +1,7 @@
 """The acquisition page's rollup plus its live tail equals the raw recompute — every level, credit
-model, UTC and workspace days, a rollup cut in the middle of the data, new data after the rebuild —
-and what the rollup cannot serve (each profile's zone, another ROAS window, a half-hour workspace
-zone) is computed raw."""
+model, UTC, workspace and profile days, a rollup cut in the middle of the data, new data after the
+rebuild — and what the rollup cannot serve (another ROAS window, another workspace zone than it was
+built in) is computed raw."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -112,6 +112,7 @@ def test_rollup_plus_tail_equals_the_raw_recompute(source, tmp_path, settings, c
         for model in ("first", "last", "linear", "position"):
             for zone in ("utc", "workspace"):
                 raw = _assert_equal(level=level, model=model, zone=zone, **RANGE)
+        _assert_equal(level=level, model="linear", zone="profile", **RANGE)
     assert raw.total.revenue > 0 and raw.total.cost > 0 and raw.total.missing_fx > 0
     assert raw.missing_messages[0].startswith("no BRL rate for 2026-03-")
     assert any(r.channel == "Affiliate/KOL" for r in acquisition_figures(**RANGE).rows)
@@ -140,9 +141,13 @@ def test_data_after_the_rebuild_is_in_the_live_tail(source, tmp_path, settings):
 def test_what_the_rollup_cannot_serve_is_computed_raw(source, tmp_path, settings):
     _shop(source, tmp_path, settings, tz="Asia/Kolkata")
     acquisition_rollup_rebuild(now=START + timedelta(days=DAYS + 6))
-    assert acquisition_figures(zone="profile", **RANGE).source == "raw"
+    # A half-hour workspace zone and each profile's zone are folded by their own local days.
+    _assert_equal(zone="workspace", level="day", **RANGE)
+    _assert_equal(zone="profile", level="creative", **RANGE)
     assert acquisition_figures(roas_window_days=7, **RANGE).source == "raw"
-    assert acquisition_figures(zone="workspace", **RANGE).source == "raw"  # half-hour offset
+    settings.TIME_ZONE = "America/New_York"  # not the zone the rollup was built in
+    assert acquisition_figures(zone="workspace", **RANGE).source == "raw"
+    assert acquisition_figures(zone="profile", **RANGE).source == "raw"
     assert acquisition_figures(zone="utc", **RANGE).source == "rollup"
     with pytest.raises(FiguresError, match="source: the rollup cannot serve"):
         acquisition_figures(zone="profile", source="rollup", **RANGE)

@@ -263,7 +263,10 @@ class LtvCurvesView(APIView):
         summary="Realised LTV per acquisition cohort, with CAC, LTV:CAC and payback",
         description="Cumulative revenue per customer 30/60/90/180/365 days after the first order, per cohort "
         "(first-touch channel, campaign or creative, first-order month, or country) of the customers whose first "
-        "order is in the range; `null` where no customer has had that many days. Money in the workspace currency.",
+        "order is in the range; `null` where no customer has had that many days. Money in the workspace currency. "
+        "`cost` (channel/campaign/creative) is the range's ad spend plus partner commissions and fees on the orders "
+        "credited to partners (last touch), each at its day's rate; `cost_missing_fx` counts amounts left out for "
+        "want of a rate. CAC = cost / customers.",
         parameters=[
             OpenApiParameter(
                 "start", OpenApiTypes.DATE, description="First orders from (default: 364 days before end)."
@@ -296,6 +299,7 @@ class LtvCurvesView(APIView):
                 "ltv_to_cac": c.ltv_to_cac,
                 "payback_days": c.payback_days,
                 "missing_fx": c.missing_fx,
+                "cost_missing_fx": c.cost_missing_fx,
             }
             for c in curves.cohorts
         ]

@@ -6,9 +6,15 @@ N days averages only customers whose first order is at least N days before `as_o
 not had N days yet); a point no customer has reached is None, not zero. Revenue is in the workspace
 currency at each order's own day; orders without a rate are left out and counted.
 
-LTV:CAC per channel (or campaign, creative): CAC is the cohort's spend in the range (ad spend by the
-same key, plus partner cost is not included here) divided by its customers; payback is the first
-point whose LTV reaches the CAC. Revenue-based: margins are not known to Voyage.
+LTV:CAC per channel (or campaign, creative): CAC is the key's cost in the range divided by the cohort's
+customers; payback is the first point whose LTV reaches the CAC. Revenue-based: margins are not known
+to Voyage. The cost is
+- ad spend of the range's days by the same key (converted at each day's rate), plus
+- partner cost (affiliates, KOLs): commission % of each order of the range credited to a partner plus
+  its fixed fee, by the key the credit names, under last-touch credit (`PARTNER_COST_MODEL`: how
+  affiliate programmes pay — the last referral or the coupon), the order's revenue and the fee each
+  converted at the order's (UTC) day's rate.
+Cost amounts without a rate are left out and counted (`cost_missing_fx`), never zero.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from django.utils import timezone
 from tracking.analytics.money import fx_rates_ensure, workspace_currency
 
 POINTS = (30, 60, 90, 180, 365)
+PARTNER_COST_MODEL = "last"
 COHORTS = ("channel", "campaign", "creative", "month", "country")
 
 
@@ -37,7 +44,8 @@ class Cohort:
     ltv: dict[int, Decimal | None]  # day -> revenue per matured customer
     matured: dict[int, int]  # day -> customers with N days of history
     missing_fx: int = 0
-    cost: Decimal | None = None  # for channel/campaign/creative cohorts
+    cost: Decimal | None = None  # for channel/campaign/creative cohorts: ad spend + partner cost
+    cost_missing_fx: int = 0  # spend rows and partner-credited orders left out of cost for want of a rate
 
     @property
     def cac(self) -> Decimal | None:
@@ -77,6 +85,31 @@ _SPEND_KEYS = {
     "campaign": "s.channel || ' / ' || COALESCE(NULLIF(s.campaign, ''), '(none)')",
     "creative": "s.channel || ' / ' || COALESCE(NULLIF(s.campaign, ''), '(none)') || ' / ' || COALESCE(NULLIF(s.ad, ''), '(none)')",
 }
+_CREDIT_KEYS = {by: key.replace("s.ad", "c.content").replace("s.", "c.") for by, key in _SPEND_KEYS.items()}
+# Per key: ad spend of the days [from, to) and the partner cost of the orders [from, to), each amount
+# converted at its own day's rate; and how many amounts had no rate.
+_COST = """
+SELECT key, sum(fx), count(*) FILTER (WHERE fx IS NULL) FROM (
+  SELECT {spend_key} AS key, analytics_fx(s.cost, s.currency, s.day, %(ws)s) AS fx
+  FROM analytics_adspend s WHERE s.day >= %(from)s::date AND s.day < %(to)s::date
+  UNION ALL
+  SELECT {credit_key}, c.weight * (analytics_fx(o.revenue, o.currency, (o.at AT TIME ZONE 'UTC')::date, %(ws)s)
+                                   * p.commission_percent / 100
+                                   + analytics_fx(p.fixed_fee, p.fee_currency, (o.at AT TIME ZONE 'UTC')::date, %(ws)s))
+  FROM analytics_ordercredit c JOIN analytics_orderfact o ON o.id = c.order_id
+  JOIN analytics_partner p ON p.id = c.partner_id
+  WHERE c.model = %(model)s AND o.at >= %(from)s::date AND o.at < %(to)s::date
+) x GROUP BY 1
+"""
+
+
+def _costs(cursor, *, by: str, params: dict) -> dict[str, tuple[Decimal | None, int]]:
+    """{key: (cost in the workspace currency, amounts without a rate)} for channel/campaign/creative."""
+    cursor.execute(
+        _COST.format(spend_key=_SPEND_KEYS[by], credit_key=_CREDIT_KEYS[by]),
+        {**params, "model": PARTNER_COST_MODEL},
+    )
+    return {key: (cost, missing) for key, cost, missing in cursor.fetchall()}
 
 
 def ltv_curves(*, start: date, end: date, by: str = "channel", as_of: datetime | None = None) -> LtvCurves:
@@ -131,14 +164,9 @@ def ltv_curves(*, start: date, end: date, by: str = "channel", as_of: datetime |
             cohort.matured[days] = matured
             cohort.ltv[days] = (Decimal(revenue or 0) / matured) if matured else None
         if by in _SPEND_KEYS:
-            cursor.execute(
-                f"""SELECT {_SPEND_KEYS[by]}, sum(analytics_fx(s.cost, s.currency, s.day, %(ws)s))
-                    FROM analytics_adspend s WHERE s.day >= %(from)s::date AND s.day < %(to)s::date GROUP BY 1""",
-                params,
-            )
-            for key, cost in cursor.fetchall():
+            for key, (cost, missing) in _costs(cursor, by=by, params=params).items():
                 if key in cohorts:
-                    cohorts[key].cost = cost
+                    cohorts[key].cost, cohorts[key].cost_missing_fx = cost, missing
     ordered = sorted(cohorts.values(), key=lambda c: (-c.customers, c.key))
     return LtvCurves(currency=ws, by=by, start=start, end=end, as_of=as_of, cohorts=ordered)
 
@@ -152,7 +180,7 @@ class PredictedGroup:
     alive_mean: float | None
     at_risk: Decimal
     unpredicted: int  # profiles whose CLV could not be predicted (no Gamma-Gamma value)
-    cost: Decimal | None = None  # ad spend up to the fit, for channel/campaign/creative
+    cost: Decimal | None = None  # ad spend + partner cost up to the fit, for channel/campaign/creative
 
     @property
     def cac(self) -> Decimal | None:
@@ -168,7 +196,8 @@ PREDICTED_BY = ("channel", "campaign", "creative")
 
 def predicted_ltv_rollup(*, by: str = "channel") -> list[PredictedGroup]:
     """The latest CLV fit's predicted 12-month CLV summed per first-touch channel, campaign or creative
-    (the seed's "LTV down to the creative"), with the spend of the same key up to the fit."""
+    (the seed's "LTV down to the creative"), with the cost (ad spend + partner cost) of the same key up
+    to the fit."""
     if by not in PREDICTED_BY:
         raise LtvError(f"by: {by!r} is not one of {', '.join(PREDICTED_BY)}")
     fx_rates_ensure()
@@ -191,12 +220,9 @@ def predicted_ltv_rollup(*, by: str = "channel") -> list[PredictedGroup]:
             """
         )
         groups = [PredictedGroup(*row) for row in cursor.fetchall()]
-        cursor.execute(
-            f"""SELECT {_SPEND_KEYS[by]}, sum(analytics_fx(s.cost, s.currency, s.day, %s))
-                FROM analytics_adspend s WHERE s.day <= %s GROUP BY 1""",
-            [currency, as_of],
+        costs = _costs(
+            cursor, by=by, params={"ws": currency, "from": date.min, "to": as_of + timedelta(days=1)}
         )
-        cost = dict(cursor.fetchall())
     for group in groups:
-        group.cost = cost.get(group.key)
+        group.cost = costs.get(group.key, (None, 0))[0]
     return groups

@@ -40,12 +40,17 @@ from babel.core import get_global
 from babel.numbers import format_currency, get_territory_currencies
 from django.conf import settings
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import translation
 
 # A Friday publication covers Sat-Sun; Easter's four TARGET holidays plus a weekend need six days.
 FX_CARRY_DAYS = 6
 BASE = "EUR"
 _CACHE_SECONDS = 300
+
+# Sent inside `fx_rates_load`'s transaction with the days whose rate of some currency changed (added,
+# replaced or gone), kwargs: days (sorted dates). The acquisition rollup refolds them.
+fx_rates_changed = Signal()
 
 
 def _currency_codes() -> frozenset[str]:
@@ -169,24 +174,34 @@ def _daily_rows(published: dict[date, Decimal]) -> list[tuple[date, Decimal, dat
 
 @transaction.atomic
 def fx_rates_load(*, path: Path | None = None) -> dict[str, int]:
-    """Load an ECB history file; the days it covers replace what was stored for them."""
+    """Load an ECB history file; the days it covers replace what was stored for them. Days whose rate
+    changed are announced (`fx_rates_changed`) so figures folded with the old rate follow."""
     published = fx_file_parse(text=_file_text(path or fx_file_default()))
     counts: dict[str, int] = {}
+    changed: set[date] = set()
     with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM analytics_fxrate)")
+        first_load = not cursor.fetchone()[0]
         for currency, days in published.items():
             rows = _daily_rows(days)
             first, last = rows[0][0], rows[-1][0]
             cursor.execute(
-                "DELETE FROM analytics_fxrate WHERE currency = %s AND day BETWEEN %s AND %s",
+                "DELETE FROM analytics_fxrate WHERE currency = %s AND day BETWEEN %s AND %s RETURNING day, per_eur",
                 [currency, first, last],
             )
+            before = dict(cursor.fetchall())
             with cursor.copy(
                 "COPY analytics_fxrate (currency, day, per_eur, published_on) FROM STDIN"
             ) as copy:
                 for day, rate, published_on in rows:
                     copy.write_row((currency, day, rate, published_on))
+                    if before.pop(day, None) != rate:
+                        changed.add(day)
+            changed.update(before)  # days the new file no longer covers with a rate
             counts[currency] = len(days)
     _cache_clear()
+    if changed and not first_load:
+        fx_rates_changed.send(sender=None, days=sorted(changed))
     return counts
 
 

@@ -32,3 +32,11 @@ def clv_refresh() -> int:
     from tracking.analytics.clv.service import clv_fit
 
     return clv_fit().pk
+
+
+@shared_task(name="analytics.acquisition_refold")
+def acquisition_refold() -> int:
+    """Refold the rollup's days marked dirty (new rates, merges, erasures) — woken after their commit."""
+    from tracking.analytics.acquisition.rollup import acquisition_rollup_refold
+
+    return len(acquisition_rollup_refold())

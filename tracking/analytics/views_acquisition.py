@@ -159,10 +159,10 @@ def ltv_view(request: HttpRequest) -> HttpResponse:
         return bad_options(request, str(exc))
     if request.GET.get("export") == "csv":
         header = ["cohort", "customers", *(f"ltv_{n}d" for n in POINTS), *(f"matured_{n}d" for n in POINTS)]
-        header += ["cost", "cac", "ltv_to_cac", "payback_days", "currency", "missing_fx"]
+        header += ["cost", "cac", "ltv_to_cac", "payback_days", "currency", "missing_fx", "cost_missing_fx"]
         rows = [
             [c.key, c.customers, *(c.ltv[n] for n in POINTS), *(c.matured[n] for n in POINTS)]
-            + [c.cost, c.cac, c.ltv_to_cac, c.payback_days, curves.currency, c.missing_fx]
+            + [c.cost, c.cac, c.ltv_to_cac, c.payback_days, curves.currency, c.missing_fx, c.cost_missing_fx]
             for c in curves.cohorts
         ]
         return csv_response(f"ltv-by-{params['by']}-{params['start']}-{params['end']}", header, rows)

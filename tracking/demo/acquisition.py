@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tracking.demo.shoppers import Shopper
 
 SPEND_DAYS = 90
+DEMO_HOLDOUT_DAYS = 21
 # platform, utm_source, utm_medium, click id, campaign, creatives (utm_content = the ad's name)
 CAMPAIGNS: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ("google", "google", "cpc", "gclid", "brand-search", ("rsa-brand-a", "rsa-brand-b")),
@@ -214,5 +215,6 @@ def acquisition_demo_load(*, shoppers: list[Shopper], now: datetime, stdout: Tex
         rows += spend_import(rows=parsed, platform=platform, file_name="demo", user="demo").rows
     credits = attribution_refresh()
     acquisition_rollup_rebuild(now=now)
-    fit = clv_fit(as_of=now.date())
+    # The demo's history is 120 days: a 21-day holdout leaves the backtest's fit the 90+ days it needs.
+    fit = clv_fit(as_of=now.date(), holdout_days=DEMO_HOLDOUT_DAYS)
     return {"spend_rows": rows, "credits": credits, "clv_problems": fit.problems}

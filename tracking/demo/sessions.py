@@ -126,8 +126,10 @@ def _session(
     context: dict[str, Any],
     app: bool,
     can_order: bool,
+    buys: bool = False,
 ) -> datetime:
-    """Browse, maybe search, maybe buy. Returns when the session ended."""
+    """Browse, maybe search, maybe buy (`buys`: a visit made to buy, it ends in an order). Returns when
+    the session ended."""
     shopper, currency = t.shopper, t.shopper.market.currency
     at = start
 
@@ -157,7 +159,7 @@ def _session(
             }
         )
     behaviour.new_products(t, at=at, ids=ids, context=context, currency=currency)
-    if rng.random() > 0.4:
+    if not buys and rng.random() > 0.4:
         return at
     cart_id = f"cart-{shopper.index}-{len(t.messages)}"
     cart = [(p, rng.choice((1, 1, 1, 2))) for p in viewed[: rng.randint(1, min(2, len(viewed)))]]
@@ -173,10 +175,10 @@ def _session(
     # own: the timeline keeps its messages (and with them every other random stream and moment).
     cart += [(extra, 1) for extra in behaviour.cart_companions(t, cart=[p for p, _ in cart])]
     lines = [{**p.as_properties(currency), "quantity": q} for p, q in cart]
-    if rng.random() > 0.8:
+    if not buys and rng.random() > 0.8:
         return at
     step({"type": "track", "event": "Cart Viewed", "properties": {"cart_id": cart_id, "products": lines}})
-    if rng.random() > 0.7:
+    if not buys and rng.random() > 0.7:
         return at
     subtotal = sum((p.price(currency) * q for p, q in cart), Decimal(0))
     step(
@@ -186,7 +188,7 @@ def _session(
             "properties": {"revenue": _money(subtotal), "currency": currency, "products": lines},
         }
     )
-    if not can_order or rng.random() > 0.8:
+    if not can_order or (not buys and rng.random() > 0.8):
         return at
     t.orders += 1
     coupon = rng.choice(COUPONS) if rng.random() < 0.15 else ""
@@ -262,10 +264,36 @@ def shopper_timeline(shopper: Shopper, *, rng: random.Random, now: datetime) -> 
             break
         context = _page_context(shopper, None, "/", agent)
         at = _session(t, rng, start=at, ids=web_ids, context=context, app=False, can_order=shopper.signs_up)
+    if shopper.signs_up:
+        _habit_purchases(t, start=end, latest=latest, ids=web_ids, agent=agent)
     if shopper.app_anonymous_id:
         _app_sessions(t, rng, start=end, latest=latest)
     _amazon_orders(t, rng)
     return t
+
+
+HABIT_SHARE = 0.35  # signed-up shoppers who come back to buy on a rhythm of their own
+LAPSE_SHARE = 0.7  # of those, who stop after a few orders (the CLV page's value at risk)
+
+
+def _habit_purchases(
+    t: Timeline, *, start: datetime, latest: datetime, ids: dict[str, str], agent: str
+) -> None:
+    """Regular customers: a purchase every `cadence` days (4–14, ± a third). Most lapse after 2–6 orders —
+    buy a few times, then stop — the rest are still buying; so recency, frequency and silence since
+    the last order vary as in a real shop, and the CLV fit sees both alive and lapsed buyers. Their own
+    random stream (seeded by the shopper), so every other figure of the demo stays what it was."""
+    rng = random.Random(f"habit-{t.shopper.index}")
+    if rng.random() >= HABIT_SHARE:
+        return
+    cadence = rng.uniform(4, 14)
+    stop_after = rng.randint(2, 6) if rng.random() < LAPSE_SHARE else None
+    at, bought = start + timedelta(days=cadence * rng.uniform(0.3, 1.0)), 0
+    while at < latest and (stop_after is None or bought < stop_after):
+        context = _page_context(t.shopper, None, "/", agent)
+        _session(t, rng, start=at, ids=ids, context=context, app=False, can_order=True, buys=True)
+        bought += 1
+        at += timedelta(days=cadence * rng.uniform(0.67, 1.33))
 
 
 def _app_sessions(t: Timeline, rng: random.Random, *, start: datetime, latest: datetime) -> None:

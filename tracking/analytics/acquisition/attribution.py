@@ -20,7 +20,7 @@ WITH orders AS (
   SELECT o.id, o.profile_id, o.at,
          (SELECT p.id FROM analytics_partner p
            WHERE o.coupon <> '' AND lower(p.coupon_code) = lower(o.coupon) ORDER BY p.id LIMIT 1) AS coupon_partner
-  FROM analytics_orderfact o
+  FROM analytics_orderfact o WHERE %(profiles)s::bigint[] IS NULL OR o.profile_id = ANY(%(profiles)s::bigint[])
 ),
 ranked AS (
   SELECT o.id AS order_id, t.id AS touch_id, t.channel, t.campaign, t.content, t.partner_id,
@@ -51,12 +51,20 @@ WHERE o.coupon_partner IS NOT NULL
 
 
 @transaction.atomic
-def attribution_refresh(*, lookback_days: int | None = None) -> int:
-    """Recompute every order's credits (the taxonomy, partners or lookback may have changed)."""
+def attribution_refresh(*, lookback_days: int | None = None, profile_ids: list[int] | None = None) -> int:
+    """Recompute every order's credits (the taxonomy, partners or lookback may have changed), or only
+    the orders of `profile_ids` (after a merge moved touches and orders onto one of them)."""
     days = lookback_days or getattr(settings, "ANALYTICS_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS)
     from datetime import timedelta
 
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM analytics_ordercredit")
-        cursor.execute(_CREDITS, {"lookback": timedelta(days=days)})
+        if profile_ids is None:
+            cursor.execute("DELETE FROM analytics_ordercredit")
+        else:
+            cursor.execute(
+                """DELETE FROM analytics_ordercredit c USING analytics_orderfact o
+                   WHERE o.id = c.order_id AND o.profile_id = ANY(%s::bigint[])""",
+                [profile_ids],
+            )
+        cursor.execute(_CREDITS, {"lookback": timedelta(days=days), "profiles": profile_ids})
         return cursor.rowcount

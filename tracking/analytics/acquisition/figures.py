@@ -3,7 +3,7 @@
 Every amount is converted to the workspace currency at its own day's ECB rate in SQL
 (`analytics_fx`); an amount without a rate is left out of the sum and counted in `missing_fx` (spend
 rows, plus orders as the credited shares the row was given — whole orders under first/last touch), with
-sample messages ("no JPY rate for 2026-03-04"). Served from the hourly rollup plus the raw live tail
+sample messages ("no JPY rate for 2026-03-04"). Served from the daily rollup plus the raw live tail
 when it can (acquisition/rollup.py), else recomputed raw; both give the same figures. Days are read in UTC, the workspace zone, or each
 profile's own zone (`zone`). Spend rows are already per calendar day as the platform reported it.
 
@@ -374,26 +374,21 @@ def _whole(value: Decimal | int) -> Decimal | int:
 
 
 def _rollup_add(cursor, params: dict[str, Any], *, level, zone, channel, campaign, row_for) -> None:
-    """The rollup's sums (spend of the range's days; the rest for the hours before its cutoff) into the
-    rows; the raw queries add the live tail."""
-    hour_day = "(r.hour AT TIME ZONE 'UTC')::date" if zone == "utc" else "(r.hour AT TIME ZONE %(tz)s)::date"
-    # Spend days are the platform's calendar days, in every zone.
-    day = f"CASE WHEN r.model = 'spend' THEN (r.hour AT TIME ZONE 'UTC')::date ELSE {hour_day} END"
-    keys = _keys(level, channel="r.channel", campaign="r.campaign", creative="r.creative", day=day)
+    """The rollup's sums into the rows: the range's local days in the chosen zone (everything before
+    its cutoff) and the spend of the range's days; the raw queries add the live tail."""
+    keys = _keys(level, channel="r.channel", campaign="r.campaign", creative="r.creative", day="r.day")
     cursor.execute(
         f"""
         SELECT k1, k2, k3, kd, sum(sessions), sum(new_profiles), sum(new_customers), sum(window_revenue),
                sum(window_missing), sum(orders), sum(revenue), sum(missing), sum(partner_cost),
                sum(impressions), sum(clicks), sum(cost), sum(cost_missing)
-        FROM (SELECT {keys}, {day} AS local_day, r.* FROM analytics_acquisitionhour r
-              WHERE ((r.model = 'spend' AND r.hour >= %(start)s::timestamp AT TIME ZONE 'UTC'
-                      AND r.hour <= %(end)s::timestamp AT TIME ZONE 'UTC')
-                     OR (r.model IN ('', %(model)s) AND r.hour >= %(from_ts)s AND r.hour < %(tail)s
-                         AND r.hour < %(to_ts)s))
+        FROM (SELECT {keys}, r.* FROM analytics_acquisitionday r
+              WHERE ((r.zone = '' AND r.model = 'spend') OR (r.zone = %(zone)s AND r.model IN ('', %(model)s)))
+                AND r.day BETWEEN %(start)s AND %(end)s
                 {_filters("r.channel", "r.campaign", channel, campaign)}) x
-        WHERE local_day BETWEEN %(start)s AND %(end)s GROUP BY 1, 2, 3, 4
+        GROUP BY 1, 2, 3, 4
         """,
-        params,
+        {**params, "zone": zone},
     )
     for k1, k2, k3, kd, sessions, new_profiles, customers, window, window_missing, orders, revenue, missing, partner, impressions, clicks, cost, cost_missing in cursor.fetchall():  # fmt: skip
         row = row_for(k1, k2, k3, kd)

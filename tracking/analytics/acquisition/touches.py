@@ -7,11 +7,11 @@ sweep over a time range (`touches_extract(since=…)`) that catches anything a f
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 from django.db import connection
 
 from tracking.analytics.acquisition.taxonomy import rules_load, touch_classify
@@ -134,16 +134,16 @@ def partner_match(partners: dict[str, dict[str, int]], values: dict) -> int | No
     return None
 
 
-# Only what a touch or an order reads, and only events that can be one: every page view; a track or
-# screen event when it is an order or carries campaign tags (in context.campaign or a query string).
+# Only what a touch or an order reads, as text (no JSON to build in PostgreSQL and parse here but an
+# order's properties and a campaign object), and only events that can be one: every page view; a track
+# or screen event when it is an order or carries campaign tags (in context.campaign or a query string).
 # Fetching and decoding whole contexts (user agents, devices, …) was most of the cost on ingestion.
 _SELECT = """
 SELECT e.id, e.profile_id, e.timestamp, e.type, e.name,
-       jsonb_build_object('page', e.context->'page', 'campaign', e.context->'campaign',
-                          'library', jsonb_build_object('name', e.context->'library'->'name')),
-       CASE WHEN e.name = 'Order Completed' THEN e.properties
-            ELSE jsonb_build_object('url', e.properties->'url', 'referrer', e.properties->'referrer',
-                                    'search', e.properties->'search', 'path', e.properties->'path') END,
+       e.context->'page'->>'url', e.context->'page'->>'referrer', e.context->'page'->>'search',
+       e.context->'page'->>'path', (e.context->'campaign')::text, e.context->'library'->>'name',
+       e.properties->>'url', e.properties->>'referrer', e.properties->>'search', e.properties->>'path',
+       CASE WHEN e.name = 'Order Completed' THEN e.properties::text END,
        s.name
 FROM tracking_event e JOIN tracking_source s ON s.id = e.source_id
 WHERE e.profile_id IS NOT NULL AND e.type IN ('page', 'track', 'screen') AND {where}
@@ -151,6 +151,7 @@ WHERE e.profile_id IS NOT NULL AND e.type IN ('page', 'track', 'screen') AND {wh
        OR strpos(COALESCE(e.context->'page'->>'url', e.properties->>'url', ''), '?') > 0
        OR COALESCE(e.context->'page'->>'search', e.properties->>'search', '') <> '')
 """
+_PAGE_KEYS = ("url", "referrer", "search", "path")
 
 _INSERT_TOUCHES = """
 INSERT INTO analytics_touch (event_id, profile_id, at, source, medium, campaign, term, content,
@@ -214,16 +215,23 @@ def touches_extract(
         where, params = "e.id = ANY(%s)", [list(event_ids)]
     else:
         where, params = "e.timestamp >= %s AND e.timestamp < %s", [since, until or datetime.max]
-    rules = rules_load()
-    partners = _partners()
     currency = workspace_currency()
     orders: list[list[Any]] = [[] for _ in range(7)]
     candidates: list[tuple[int, Any, int, dict]] = []
     with connection.cursor() as cursor:
         cursor.execute(_SELECT.format(where=where), params)
-        for event_id, profile_id, at, etype, name, context, properties, source_name in cursor.fetchall():
-            if isinstance(context, str | bytes):
-                context, properties = json.loads(context), json.loads(properties)
+        for event_id, profile_id, at, etype, name, *page_values, campaign, library, p_url, p_ref, p_search, p_path, order_json, source_name in cursor.fetchall():  # fmt: skip
+            context: dict[str, Any] = {
+                "page": {k: v for k, v in zip(_PAGE_KEYS, page_values, strict=True) if v is not None},
+                "library": {"name": library},
+            }
+            if campaign is not None:
+                context["campaign"] = orjson.loads(campaign)
+            properties: Any = orjson.loads(order_json) if order_json is not None else {}
+            if isinstance(properties, dict):
+                for key, value in zip(_PAGE_KEYS, (p_url, p_ref, p_search, p_path), strict=True):
+                    if value is not None:
+                        properties[key] = value
             values = touch_values(
                 event_type=etype, name=name, context=context, properties=properties, source_name=source_name
             )
@@ -234,7 +242,8 @@ def touches_extract(
                 if order is not None:
                     for column, value in zip(orders, [event_id, profile_id, at, *order], strict=True):
                         column.append(value)
-        touches = _sessionize(cursor, candidates, rules, partners)
+        # The taxonomy and partners only when something is to be classified.
+        touches = _sessionize(cursor, candidates, rules_load, _partners) if candidates else [[]]
         if touches[0]:
             cursor.execute(_INSERT_TOUCHES, touches)
         if orders[0]:
@@ -248,18 +257,24 @@ SESSION_GAP = timedelta(minutes=30)
 _ORIGIN = ("source", "medium", "campaign", "content", "click_id", "referrer_host", "ref_code")
 
 
-def _sessionize(cursor, candidates: list, rules, partners) -> list[list[Any]]:
+def _sessionize(cursor, candidates: list, load_rules, load_partners) -> list[list[Any]]:
     """Touch rows for the candidates that start a visit: a new origin, or the same origin after a gap."""
     touches: list[list[Any]] = [[] for _ in range(15)]
+    rules = partners = None
     if not candidates:
         return touches
-    profile_ids = sorted({c[0] for c in candidates})
-    # The profiles' touches around the batch, replayed with it in time order, so a second pass over
-    # the same events (the sweep) decides exactly as the first did.
+    # Each profile's stored touches from SESSION_GAP before its first candidate to its last: only they
+    # can decide whether a candidate goes on a visit. One (profile, at) index range per profile — a
+    # single time range over every profile of the batch read (and filtered out) everyone's touches.
+    spans: dict[int, list] = {}
+    for profile_id, at, _, _ in candidates:
+        span = spans.setdefault(profile_id, [at, at])
+        span[0], span[1] = min(span[0], at), max(span[1], at)
     cursor.execute(
-        f"""SELECT profile_id, at, event_id, {", ".join(_ORIGIN)} FROM analytics_touch
-            WHERE profile_id = ANY(%s) AND at >= %s AND at <= %s""",
-        [profile_ids, min(c[1] for c in candidates) - SESSION_GAP, max(c[1] for c in candidates)],
+        f"""SELECT t.profile_id, t.at, t.event_id, {", ".join("t." + c for c in _ORIGIN)}
+            FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS q(profile_id, lo, hi)
+            JOIN analytics_touch t ON t.profile_id = q.profile_id AND t.at >= q.lo AND t.at <= q.hi""",
+        [list(spans), [lo - SESSION_GAP for lo, _ in spans.values()], [hi for _, hi in spans.values()]],
     )
     timeline = [(row[0], row[1], row[2], "stored", tuple(row[3:])) for row in cursor.fetchall()]
     stored = {item[2] for item in timeline}
@@ -278,6 +293,8 @@ def _sessionize(cursor, candidates: list, rules, partners) -> list[list[Any]]:
             continue
         if previous and previous[1] == origin and at - previous[0] <= SESSION_GAP:
             continue  # the same visit goes on
+        if rules is None:
+            rules, partners = load_rules(), load_partners()
         partner_id = partner_match(partners, values)
         channel = "Affiliate/KOL" if partner_id else touch_classify(rules, values)
         row = [event_id, profile_id, at, *(values[c] for c in TOUCH_COLUMNS), channel, partner_id]
