@@ -154,8 +154,10 @@ def _client(
         try:
             conn.request("POST", "/v1/batch", body=body, headers=headers)
             response = conn.getresponse()
-            response.read()
+            answer = response.read()
             ok = response.status == 200
+            if not ok and failed == 0:  # the first refusal says why (the rest are counted)
+                print(f"client {client}: HTTP {response.status} {answer[:300]!r}", flush=True)
             if response.getheader("Connection", "").lower() == "close":
                 conn.close()
         except (OSError, http.client.HTTPException):
@@ -205,6 +207,9 @@ def _server_env(database_url: str) -> dict[str, str]:
         "TRACKING_PROCESS_ON_COMMIT": "0",
         "REDIS_URL": "",
         "CELERY_TASK_ALWAYS_EAGER": "0",
+        # Plain http on loopback (production's https redirect, added for deployments, answered
+        # every batch with a 301 here).
+        "SECURE_SSL_REDIRECT": "False",
     }
 
 
