@@ -121,19 +121,35 @@ def test_segment_snippet_sends_to_voyage_from_an_allowed_origin_and_not_from_ano
             other = context.new_page()
             refused: list[str] = []
             other.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+            # The refusal as the network sees it: a refused preflight fails the request; a simple
+            # request (text/plain) reaches Voyage and is answered 403. Chromium's console wording of
+            # it is not always there in time on a busy machine, so either counts.
+            turned_away: list[str] = []
+            other.on(
+                "requestfailed",
+                lambda r: turned_away.append(f"failed {r.url}") if "/v1/" in r.url else None,
+            )
+            other.on(
+                "response",
+                lambda r: (
+                    turned_away.append(f"{r.status} {r.url}") if "/v1/" in r.url and r.status == 403 else None
+                ),
+            )
             other.goto(other_shop + "/")
             other.wait_for_function("() => window.analytics && window.analytics.initialized === true")
             other.evaluate("() => { analytics.track('Should Not Arrive'); }")
             # Chromium words the refusal after the preflight it made; any CORS refusal of this origin
             # is what matters, and a busy machine may take a while to get analytics.js to send.
             _wait_for(
-                lambda: any("CORS policy" in text for text in refused), what="the CORS refusal", timeout=180
+                lambda: turned_away or any("CORS policy" in text for text in refused),
+                what="the CORS refusal",
+                timeout=180,
             )
             other.screenshot(path=str(ARTIFACTS / "other-shop.png"))
             browser.close()
             api.close()
         cors_errors = [t for t in refused if "CORS policy" in t]
-        assert cors_errors and all(other_shop in t for t in cors_errors), refused
+        assert (cors_errors or turned_away) and all(other_shop in t for t in cors_errors), refused
         # (The ORM is used only outside Playwright's block: its event loop would give this thread a
         # second database connection that nothing closes.) Only the allowed shop's three events exist.
         assert sorted(Event.objects.values_list("type", flat=True)) == ["identify", "page", "track"]
