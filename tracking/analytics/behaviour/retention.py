@@ -106,15 +106,6 @@ def retention_parse(raw: Any) -> RetentionDefinition:
     return RetentionDefinition(start, ret, mode, period, periods, breakdown, rng)
 
 
-def period_no_sql(period: str, local_ts: str) -> str:
-    """The integer number of the day, week or month a local timestamp falls in."""
-    if period == "day":
-        return f"(({local_ts})::date - DATE '{EPOCH.isoformat()}')"
-    if period == "week":
-        return f"floor((({local_ts})::date - DATE '{EPOCH.isoformat()}') / 7.0)::int"
-    return f"(extract(year FROM {local_ts})::int * 12 + extract(month FROM {local_ts})::int - 1)"
-
-
 def period_no(day: date, period: str) -> int:
     if period == "day":
         return (day - EPOCH).days
