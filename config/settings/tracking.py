@@ -11,6 +11,9 @@ TRACKING_MAX_BATCH_MESSAGES = 2500
 TRACKING_PROCESS_BATCH_SIZE = env.int("TRACKING_PROCESS_BATCH_SIZE", default=2000)
 # Processing is woken on commit of each accepted request; the beat tick catches anything missed.
 TRACKING_PROCESS_ON_COMMIT = env.bool("TRACKING_PROCESS_ON_COMMIT", default=True)
+# Touches (UTM, click ids, referrer) read as events are processed; off leaves them to the hourly
+# sweep (bench.ingest --touches both measures ingestion with and without).
+ANALYTICS_TOUCHES_ON_INGEST = env.bool("ANALYTICS_TOUCHES_ON_INGEST", default=True)
 # At most one queued wake-up: the key lives from enqueue until the task starts, or this long if the
 # task was lost (then the beat sweep runs it anyway).
 TRACKING_WAKE_TIMEOUT_SECONDS = env.int("TRACKING_WAKE_TIMEOUT_SECONDS", default=5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,8 +13,7 @@ def touches_on_ingest() -> bool:
     """Whether touches are read as events are processed (default), or only by the hourly sweep
     (`ANALYTICS_TOUCHES_ON_INGEST=0`: ingestion's cost without them, as bench.ingest --touches both
     measures; the acquisition page then lags by up to an hour)."""
-    default = os.environ.get("ANALYTICS_TOUCHES_ON_INGEST", "1") not in ("0", "false", "off")
-    return bool(getattr(settings, "ANALYTICS_TOUCHES_ON_INGEST", default))
+    return settings.ANALYTICS_TOUCHES_ON_INGEST
 
 
 def on_events_processed(sender: Any, *, event_ids: list[int], **kwargs: Any) -> None:
